@@ -1,0 +1,155 @@
+"""One call that turns a pipeline result into the 3D photo in a Blender scene (CLI and UI share it).
+
+Creates (and on a rebuild replaces) a "3D Photo" collection holding the photo object (torn mesh,
+point cloud or displaced plane) and a camera whose intrinsics match the photo, animated by the
+preset; sets the scene camera, frame range, fps, resolution and colour management. Objects the user
+made are never touched: only datablocks tagged with :data:`.mesh.GENERATED_KEY` are removed.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import bpy
+import numpy as np
+
+from ..core import geometry as geo
+from ..core.pipeline import PipelineResult
+from . import camera as bcam
+from . import material as bmat
+from . import render as brender
+from .mesh import GENERATED_KEY, mesh_from_quads, new_object, points_mesh
+
+COLLECTION_NAME = "3D Photo"
+
+
+@dataclass
+class Built:
+    """The objects :func:`build` created."""
+
+    collection: "bpy.types.Collection"
+    photo_object: "bpy.types.Object"
+    camera_object: "bpy.types.Object"
+    image: "bpy.types.Image"
+
+
+def remove_generated() -> int:
+    """Delete every object, mesh, camera, material, image, node group and collection this add-on
+    generated earlier (tagged with GENERATED_KEY). Returns how many datablocks were removed."""
+    removed = 0
+    for coll in (bpy.data.objects, bpy.data.collections, bpy.data.meshes, bpy.data.cameras,
+                 bpy.data.materials, bpy.data.images, bpy.data.node_groups, bpy.data.textures):
+        for idb in [i for i in coll if i.get(GENERATED_KEY)]:
+            coll.remove(idb)
+            removed += 1
+    return removed
+
+
+def _tag(idb):
+    idb[GENERATED_KEY] = True
+    return idb
+
+
+def _photo_mesh_object(result: PipelineResult, coll, mat):
+    m = result.mesh
+    me = _tag(mesh_from_quads("3D Photo", geo.cv_to_blender(m.positions), m.faces, m.uvs))
+    me.materials.append(mat)
+    return new_object("3D Photo", me, coll)
+
+
+def _plane_object(result: PipelineResult, coll, mat):
+    """Flat grid at the focus depth + Subdivision (simple) + Displace by inverse depth (live)."""
+    ob = _photo_mesh_object(result, coll, mat)
+    H, W = result.Z.shape
+    w = 1.0 / result.Z
+    w_near, w_far = np.percentile(w, [99.5, 0.5])
+    n = np.clip((w - w_far) / max(w_near - w_far, 1e-12), 0, 1).astype(np.float32)
+    n_focus = (1.0 / result.scene.focus - w_far) / max(w_near - w_far, 1e-12)
+    img = _tag(bmat.float_image("3D Photo displacement", n))
+    tex = _tag(bpy.data.textures.new("3D Photo displacement", "IMAGE"))
+    tex.image = img
+    tex.extension = "EXTEND"
+    gw = result.mesh.grid[0]
+    cell_px = W / max(gw - 1, 1)
+    levels = int(min(6, max(0, math.ceil(math.log2(max(cell_px / result.settings.step, 1.0))))))
+    sub = ob.modifiers.new("Subdivision", "SUBSURF")
+    sub.subdivision_type = "SIMPLE"
+    sub.levels = sub.render_levels = levels
+    disp = ob.modifiers.new("Displace", "DISPLACE")
+    disp.texture = tex
+    disp.texture_coords = "UV"
+    disp.uv_layer = "UVMap"
+    disp.direction = "NORMAL"
+    disp.mid_level = float(n_focus)
+    near, focus = result.scene.near, result.scene.focus
+    disp.strength = float((focus - near) / max(1.0 - n_focus, 1e-3))
+    return ob
+
+
+def _points_object(result: PipelineResult, coll):
+    pos, col = result.points
+    me = _tag(points_mesh("3D Photo points", geo.cv_to_blender(pos), col))
+    # each point covers its pixel footprint: radius = 0.6 * step * Z / f (scene units)
+    step = max(result.settings.step, math.sqrt(result.Z.size / max(1, len(pos))))
+    radius = (0.6 * step * pos[:, 2] / result.K[0, 0]).astype(np.float32)
+    attr = me.attributes.new("radius", "FLOAT", "POINT")
+    attr.data.foreach_set("value", radius)
+    ob = new_object("3D Photo", me, coll)
+    mat = _tag(bmat.point_material("3D Photo points"))
+    ng = _tag(bpy.data.node_groups.new("3D Photo points", "GeometryNodeTree"))
+    ng.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
+    ng.interface.new_socket("Geometry", in_out="OUTPUT", socket_type="NodeSocketGeometry")
+    gi, go = ng.nodes.new("NodeGroupInput"), ng.nodes.new("NodeGroupOutput")
+    rad = ng.nodes.new("GeometryNodeInputNamedAttribute")
+    rad.data_type = "FLOAT"
+    rad.inputs["Name"].default_value = "radius"
+    m2p = ng.nodes.new("GeometryNodeMeshToPoints")
+    setm = ng.nodes.new("GeometryNodeSetMaterial")
+    setm.inputs["Material"].default_value = mat
+    ng.links.new(gi.outputs[0], m2p.inputs["Mesh"])
+    ng.links.new(rad.outputs["Attribute"], m2p.inputs["Radius"])
+    ng.links.new(m2p.outputs["Points"], setm.inputs["Geometry"])
+    ng.links.new(setm.outputs["Geometry"], go.inputs[0])
+    mod = ob.modifiers.new("Points", "NODES")
+    mod.node_group = ng
+    return ob
+
+
+def build(result: PipelineResult, *, scene=None) -> Built:
+    """Put the 3D photo of ``result`` into ``scene`` (default: the context scene).
+
+    Replaces what an earlier build generated; sets the scene camera, frame range 1..F, fps, render
+    resolution, engine and the 'Standard' view transform.
+
+    Returns:
+        :class:`Built` with the created collection, photo object, camera object and photo image.
+    """
+    scene = scene or bpy.context.scene
+    remove_generated()
+    s = result.settings
+    coll = _tag(bpy.data.collections.new(COLLECTION_NAME))
+    scene.collection.children.link(coll)
+    img = _tag(bmat.image_from_array("3D Photo image", result.photo.rgb, result.photo.alpha))
+    if s.mode == "points":
+        ob = _points_object(result, coll)
+    else:
+        mat = _tag(bmat.photo_material("3D Photo", img))
+        ob = _plane_object(result, coll, mat) if s.mode == "plane" else _photo_mesh_object(result, coll, mat)
+
+    cam = _tag(bpy.data.cameras.new("3D Photo Camera"))
+    wr, hr = result.render_size
+    bcam.set_intrinsics(cam, result.K_render, wr, hr)
+    # clip range around the scene's depth so nothing is cut, whatever the units
+    cam.clip_start = float(max(1e-4, result.scene.near * 0.05))
+    cam.clip_end = float(np.nanmax(result.Z) * 10.0)
+    cam_obj = new_object("3D Photo Camera", cam, coll)
+    keys = result.camera
+    # focal lengths are for the photo; scale to the render's horizontal fit
+    scale = result.K_render[0, 0] / result.K[0, 0] * result.photo.rgb.shape[1] / wr
+    bcam.animate(cam_obj, keys.positions, keys.rotations, keys.focal_px * scale,
+                 result.photo.rgb.shape[1])
+    scene.camera = cam_obj
+    brender.configure(scene, engine=s.engine, width=wr, height=hr, fps=s.fps, frame_start=1,
+                      frame_end=len(keys.positions))
+    scene.frame_set(1)
+    return Built(coll, ob, cam_obj, img)

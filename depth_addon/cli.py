@@ -1,0 +1,291 @@
+"""Command line: ``python -m depth_addon …`` and ``blender -b -c depth3d …`` share this parser.
+
+The CLI only parses, checks the output paths before any slow work, reports progress and errors,
+and calls the same two functions the UI calls: :func:`depth_addon.core.pipeline.run` and
+:func:`depth_addon.blender.scene.build` (then renders).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from typing import Optional, Sequence
+
+from .core import camera_path as cp
+from .core import geometry as geo
+from .core.errors import DepthAddonError
+
+EXAMPLE_NOTE = ("no IMAGE given: rendering the bundled example, the Middlebury 2014 motorcycle "
+                "stereo pair from skimage.data (calibrated: metric depth)")
+#: calibration of skimage.data.stereo_motorcycle() (its docstring; valid for the 1/4-size images)
+MOTORCYCLE = dict(focal_px=994.978, baseline_m=0.193001, doffs=31.086)
+VIDEO_EXTS = (".mp4",)
+DEPTH_EXTS = (".png", ".exr", ".npy")
+
+
+def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser:
+    """The argument parser (also used by ``blender -b -c depth3d``)."""
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Turn a photo (monocular depth), a stereo pair or a photo + depth map into a "
+                    "3D photo in Blender and render a parallax video. With no IMAGE it renders "
+                    "the bundled Middlebury motorcycle stereo example.")
+    p.add_argument("image", nargs="?", help="photo (JPEG/PNG/TIFF/HEIC…); left image of a stereo pair")
+    src = p.add_argument_group("depth source (default: monocular model)")
+    src.add_argument("--right", help="right image of a rectified stereo pair")
+    src.add_argument("--sbs", nargs="?", const="lr", choices=("lr", "rl"),
+                     help="IMAGE is one side-by-side stereo image (lr = parallel, rl = cross-eyed)")
+    src.add_argument("--depth", help="use this depth map (.png 8/16-bit, .exr, .npy, .tif)")
+    src.add_argument("--depth-kind", default="auto",
+                     choices=("auto", "metric", "relative", "inverse", "disparity"),
+                     help="what --depth holds (auto: 8/16-bit PNG = inverse depth, white near; "
+                          "float = depth)")
+    src.add_argument("--model", default="depth-anything/Depth-Anything-V2-Small-hf",
+                     help="transformers depth model id or a local folder (default %(default)s)")
+    src.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    cal = p.add_argument_group("camera")
+    cal.add_argument("--focal-px", type=float, help="focal length in pixels (default: EXIF, else --fov)")
+    cal.add_argument("--fov", type=float, default=geo.DEFAULT_FOV_DEG,
+                     help="horizontal field of view in degrees when unknown (default %(default)s)")
+    cal.add_argument("--baseline-m", type=float, help="stereo baseline in metres (metric depth)")
+    cal.add_argument("--doffs", type=float, default=0.0,
+                     help="stereo principal-point offset cx_right - cx_left in pixels")
+    cal.add_argument("--depth-range", type=float, default=6.0,
+                     help="far/near ratio given to relative depth (default %(default)s)")
+    g = p.add_argument_group("geometry")
+    g.add_argument("--mode", default="mesh", choices=("mesh", "points", "plane"),
+                   help="torn mesh, point cloud, or plane + Subdivision + Displace modifiers")
+    g.add_argument("--step", type=float, default=2.0, help="pixels per vertex (default %(default)s)")
+    g.add_argument("--max-vertices", type=int, default=geo.DEFAULT_MAX_VERTICES)
+    g.add_argument("--tear-threshold", type=float, default=geo.DEFAULT_TEAR_THRESHOLD,
+                   help="relative depth jump that tears the mesh (default %(default)s)")
+    g.add_argument("--no-tear", action="store_true", help="do not tear (rubber sheet)")
+    a = p.add_argument_group("animation and render")
+    a.add_argument("--preset", default="circle", help=f"camera move: {', '.join(cp.PRESETS)}")
+    a.add_argument("--amount", type=float, default=1.0, help="motion strength (1 = default)")
+    a.add_argument("--seconds", type=float, default=4.0)
+    a.add_argument("--fps", type=int, default=30)
+    a.add_argument("--resolution", help="render size WxH (default: photo's aspect, long side ≤ 1280)")
+    a.add_argument("--engine", default="workbench", choices=("workbench", "eevee", "cycles"))
+    out = p.add_argument_group("output")
+    out.add_argument("-o", "--output", help="OUT.mp4, or a folder for PNG frames "
+                                            "(default: <image>_3d.mp4 / parallax.mp4)")
+    out.add_argument("--export-depth", help="also write the depth map (.png 16-bit, .exr, .npy)")
+    out.add_argument("--export-ply", help="also write the point cloud as PLY")
+    out.add_argument("--save-blend", help="also save the scene as a .blend file")
+    out.add_argument("--no-render", action="store_true", help="build and export, do not render")
+    out.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _resolution(text: Optional[str]):
+    if not text:
+        return None
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise DepthAddonError(f"--resolution must look like 1280x720, got {text!r}") from None
+
+
+def _check_new_file(path: str, overwrite: bool, exts: Sequence[str], what: str) -> str:
+    path = os.path.abspath(os.path.expanduser(path))
+    if os.path.splitext(path)[1].lower() not in exts:
+        raise DepthAddonError(f"{what} must end in {' / '.join(exts)}: {path}")
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise DepthAddonError(f"folder {folder} does not exist; create it or choose another {what}")
+    if os.path.isdir(path):
+        raise DepthAddonError(f"{path} is a folder; give a file name for the {what}")
+    if os.path.exists(path) and not overwrite:
+        raise DepthAddonError(f"{path} exists; pass --overwrite to replace it")
+    return path
+
+
+def _check_output(path: str, overwrite: bool):
+    """Return (absolute path, 'mp4' | 'png') after checking nothing of the user's is overwritten."""
+    path = os.path.abspath(os.path.expanduser(path))
+    ext = os.path.splitext(path)[1].lower()
+    if ext in VIDEO_EXTS:
+        return _check_new_file(path, overwrite, VIDEO_EXTS, "output video"), "mp4"
+    if ext:
+        raise DepthAddonError(f"unsupported output {path}: use OUT.mp4 or a folder for PNG frames")
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise DepthAddonError(f"folder {parent} does not exist; create it or choose another output")
+    if os.path.isdir(path):
+        frames = [f for f in os.listdir(path) if f.startswith("frame_") and f.endswith(".png")]
+        if frames and not overwrite:
+            raise DepthAddonError(f"{path} already holds {len(frames)} frame_*.png files; "
+                                  "pass --overwrite to replace them")
+    elif os.path.exists(path):
+        raise DepthAddonError(f"{path} exists and is not a folder; pass OUT.mp4 or a folder")
+    return path, "png"
+
+
+class _Progress:
+    """tqdm bars per stage on stderr (one line per stage when not a terminal)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.stage = None
+        self.bar = None
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.quiet:
+            return
+        if stage != self.stage:
+            self.close()
+            from tqdm import tqdm
+            self.stage = stage
+            self.bar = tqdm(total=100, desc=f"{stage:>14}", file=sys.stderr, leave=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar:30}| {elapsed}",
+                            mininterval=0.5)
+        if fraction >= 0 and self.bar is not None:
+            self.bar.n = int(round(100 * min(1.0, fraction)))
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class _NoticeHandler(logging.Handler):
+    def emit(self, record):
+        print(f"notice: {record.getMessage()}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> str:
+    """Execute parsed arguments; returns the final summary line. Raises DepthAddonError."""
+    from .core.pipeline import Settings
+
+    settings = Settings(
+        mode=args.mode, model=args.model, device=args.device, depth_kind=args.depth_kind,
+        depth_range=args.depth_range, fov_deg=args.fov, focal_px=args.focal_px,
+        baseline_m=args.baseline_m, doffs=args.doffs, sbs=args.sbs, step=args.step,
+        max_vertices=args.max_vertices,
+        tear_threshold=None if args.no_tear else args.tear_threshold,
+        preset=args.preset, amount=args.amount, seconds=args.seconds, fps=args.fps,
+        resolution=_resolution(args.resolution), engine=args.engine)
+    settings.validate()
+
+    image, right = args.image, args.right
+    if image is None:
+        if args.right or args.depth or args.sbs:
+            raise DepthAddonError("--right/--depth/--sbs need an IMAGE")
+        import skimage.data
+        print(f"notice: {EXAMPLE_NOTE}", file=sys.stderr)
+        image, right, _gt = skimage.data.stereo_motorcycle()
+        for k, v in MOTORCYCLE.items():
+            if getattr(settings, k) in (None, 0.0):
+                setattr(settings, k, v)
+    elif not os.path.exists(os.path.expanduser(image)):
+        raise DepthAddonError(f"no such file: {image}")
+    if args.right and args.depth:
+        raise DepthAddonError("give either --right (stereo) or --depth (existing depth map), not both")
+    if args.sbs and args.right:
+        raise DepthAddonError("--sbs splits IMAGE into left/right; do not also give --right")
+
+    # decide and check every output before slow work starts
+    render = not args.no_render
+    out = kind = None
+    if render:
+        if args.output:
+            out = args.output
+        else:
+            stem = os.path.splitext(os.path.basename(image))[0] if isinstance(image, str) else "parallax"
+            out = "parallax.mp4" if stem == "parallax" else f"{stem}_3d.mp4"
+        out, kind = _check_output(out, args.overwrite)
+    depth_out = args.export_depth and _check_new_file(args.export_depth, args.overwrite, DEPTH_EXTS,
+                                                      "depth file")
+    ply_out = args.export_ply and _check_new_file(args.export_ply, args.overwrite, (".ply",), "PLY file")
+    blend_out = args.save_blend and _check_new_file(args.save_blend, args.overwrite, (".blend",),
+                                                    ".blend file")
+    if ply_out and settings.mode != "points":
+        raise DepthAddonError("--export-ply needs --mode points")
+    if not (render or depth_out or ply_out or blend_out):
+        raise DepthAddonError("--no-render given but nothing to export: add --export-depth, "
+                              "--export-ply or --save-blend")
+
+    progress = _Progress(args.quiet)
+    t0 = time.perf_counter()
+    try:
+        from .core import pipeline
+        result = pipeline.run(image, right=right, depth=args.depth, settings=settings,
+                              progress=progress)
+        written = []
+        if depth_out:
+            from .core.depth import write_depth
+            write_depth(depth_out, result.Z, kind="metric" if result.metric else "relative",
+                        overwrite=args.overwrite)
+            written.append(depth_out)
+        if ply_out:
+            geo.write_ply(ply_out, geo.cv_to_blender(result.points[0]), result.points[1],
+                          overwrite=args.overwrite)
+            written.append(ply_out)
+        progress("build scene", 0.0)
+        import bpy
+
+        from .blender import scene as bscene
+        # a scene of its own: whatever the startup file or the user's file holds stays untouched
+        # (and out of the picture: bpy's default cube would otherwise surround the camera)
+        scene = bpy.data.scenes.new("3D Photo")
+        if getattr(bpy.context, "window", None) is not None:
+            bpy.context.window.scene = scene
+        bscene.build(result, scene=scene)
+        progress("build scene", 1.0)
+        if blend_out:
+            import bpy
+            bpy.ops.wm.save_as_mainfile(filepath=blend_out, copy=True)
+            written.append(blend_out)
+        if render:
+            import bpy
+            from .blender import render as brender
+            if kind == "png":
+                os.makedirs(out, exist_ok=True)
+            brender.render_animation(scene, out, kind, progress=progress)
+            written.insert(0, out)
+    finally:
+        progress.close()
+    wr, hr = result.render_size
+    units = "m" if result.metric else "scene units"
+    geo_txt = (f"{len(result.mesh.positions):,} vertices, {result.mesh.n_torn_cells:,} torn cells"
+               if result.mesh is not None else f"{len(result.points[0]):,} points")
+    return (f"wrote {', '.join(written)} — {settings.n_frames} frames {wr}x{hr} at {settings.fps} fps, "
+            f"{settings.preset} x{settings.amount:g}, depth {result.scene.near:.3g}–"
+            f"{result.scene.far:.3g} {units} ({result.depth.source or result.depth.kind}), "
+            f"{geo_txt}, {time.perf_counter() - t0:.1f} s")
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: str = "python -m depth_addon") -> int:
+    """Entry point; returns the process exit code (0 ok, 2 user error, 130 interrupted)."""
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    log = logging.getLogger("depth_addon")
+    handler = _NoticeHandler()
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        print(run(args))
+        return 0
+    except DepthAddonError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        log.removeHandler(handler)
+
+
+def blender_command(argv: Sequence[str]) -> int:
+    """Handler for ``blender -b -c depth3d …`` (registered with bpy.utils.register_cli_command)."""
+    try:
+        return main(list(argv), prog="blender -b -c depth3d")
+    except SystemExit as exc:  # argparse --help / usage errors
+        return int(exc.code or 0)

@@ -1,0 +1,284 @@
+"""The one synchronous call behind the CLI and the UI: inputs + settings -> depth, geometry, camera.
+
+Returns plain arrays and small dataclasses; :mod:`depth_addon.blender.scene` turns the result into
+Blender objects. Nothing here imports bpy.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import numpy as np
+
+from . import camera_path as cp
+from . import geometry as geo
+from .depth import DepthResult, read_depth, resize_depth, to_depth
+from .errors import InputError, notice
+from .images import Photo, load_image, photo_from_array
+from .progress import ProgressFn, report
+
+MODES = ("mesh", "points", "plane")
+#: stereo matching above this many pixels runs on a downscaled pair (SGBM's cost volume is
+#: W * H * numDisparities * 2 bytes: 12 MP x 384 disparities would need ~9 GB).
+STEREO_MAX_PIXELS = 2_000_000
+#: longest side of the default render resolution.
+DEFAULT_RENDER_LONG_SIDE = 1280
+
+ImageInput = Union[str, os.PathLike, np.ndarray, Photo]
+
+
+@dataclass
+class Settings:
+    """Everything a run needs besides its inputs (defaults = what a user gets with no options).
+
+    Units: fov_deg in degrees (horizontal, longer side), focal_px in pixels of the photo,
+    baseline_m in metres, doffs in pixels, seconds in seconds, amount relative (1 = default motion),
+    step in pixels per vertex, tear_threshold a relative depth jump (None = no tearing).
+    """
+
+    mode: str = "mesh"
+    model: str = "depth-anything/Depth-Anything-V2-Small-hf"
+    device: str = "auto"
+    depth_kind: str = "auto"
+    depth_range: float = 6.0
+    fov_deg: float = geo.DEFAULT_FOV_DEG
+    focal_px: Optional[float] = None
+    baseline_m: Optional[float] = None
+    doffs: float = 0.0
+    sbs: Optional[str] = None
+    step: float = 2.0
+    max_vertices: int = geo.DEFAULT_MAX_VERTICES
+    tear_threshold: Optional[float] = geo.DEFAULT_TEAR_THRESHOLD
+    preset: str = "circle"
+    amount: float = 1.0
+    seconds: float = 4.0
+    fps: int = 30
+    resolution: Optional[tuple] = None
+    engine: str = "workbench"
+
+    def validate(self) -> None:
+        """Raise InputError for out-of-range settings (before any slow work starts)."""
+        if self.mode not in MODES:
+            raise InputError(f"unknown mode {self.mode!r}; choose one of: {', '.join(MODES)}")
+        if self.preset not in cp.PRESETS:
+            raise InputError(f"unknown preset {self.preset!r}; choose one of: {', '.join(cp.PRESETS)}")
+        if not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise InputError(f"--seconds must be > 0, got {self.seconds}")
+        if not (1 <= self.fps <= 240):
+            raise InputError(f"--fps must be between 1 and 240, got {self.fps}")
+        if not (self.amount >= 0 and math.isfinite(self.amount)):
+            raise InputError(f"--amount must be >= 0, got {self.amount}")
+        if self.resolution is not None:
+            w, h = self.resolution
+            if not (16 <= w <= 16384 and 16 <= h <= 16384):
+                raise InputError(f"--resolution must be between 16x16 and 16384x16384, got {w}x{h}")
+        if self.sbs not in (None, "lr", "rl"):
+            raise InputError(f"side-by-side order must be 'lr' or 'rl', got {self.sbs!r}")
+        if self.depth_range <= 1:
+            raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
+        if self.tear_threshold is not None and self.tear_threshold <= 0:
+            raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
+
+    @property
+    def n_frames(self) -> int:
+        return max(1, int(round(self.seconds * self.fps)))
+
+
+@dataclass
+class PipelineResult:
+    """What the Blender side needs to build a 3D photo.
+
+    Attributes:
+        photo: the picture (rgb (H, W, 3) float32 sRGB in [0, 1]).
+        depth: the raw estimate (its kind, valid mask, confidence).
+        Z: (H, W) float32 depth along the optical axis (metres when ``metric``, else scene units).
+        metric: whether Z is in metres.
+        K: (3, 3) float64 intrinsics of the photo in pixels.
+        mesh: torn mesh for mode 'mesh' (or the flat base grid for 'plane'), else None.
+        points: (positions (N, 3), colors (N, 3)) for mode 'points', else None.
+        camera: per-frame camera keys; scene: near/far/focus depths.
+        render_size: (W, H) render resolution; K_render: (3, 3) intrinsics at that size.
+        settings: the settings used; notes: notices raised on the way.
+    """
+
+    photo: Photo
+    depth: DepthResult
+    Z: np.ndarray
+    metric: bool
+    K: np.ndarray
+    mesh: Optional[geo.MeshData]
+    points: Optional[tuple]
+    camera: cp.CameraKeys
+    scene: cp.SceneDepth
+    render_size: tuple
+    K_render: np.ndarray
+    settings: Settings
+    notes: list = field(default_factory=list)
+
+
+def _as_photo(image: ImageInput) -> Photo:
+    if isinstance(image, Photo):
+        return image
+    if isinstance(image, np.ndarray):
+        return photo_from_array(image)
+    return load_image(os.fspath(image))
+
+
+def render_size_for(width: int, height: int, requested: Optional[tuple] = None) -> tuple:
+    """Render resolution: the requested (W, H), or the photo's aspect with the long side at most
+    :data:`DEFAULT_RENDER_LONG_SIDE`; always even (H.264 with 4:2:0 chroma needs even sizes)."""
+    if requested is not None:
+        w, h = int(requested[0]), int(requested[1])
+    else:
+        s = min(1.0, DEFAULT_RENDER_LONG_SIDE / max(width, height))
+        w, h = int(round(width * s)), int(round(height * s))
+    return max(2, w - w % 2), max(2, h - h % 2)
+
+
+def render_intrinsics(K: np.ndarray, photo_size: tuple, render_size: tuple) -> np.ndarray:
+    """Intrinsics at the render size: scaled to cover the frame, centre-cropped if aspects differ.
+
+    Args:
+        K: (3, 3) photo intrinsics; photo_size, render_size: (W, H) in pixels.
+    Returns:
+        (3, 3) float64.
+    """
+    (W, H), (Wr, Hr) = photo_size, render_size
+    s = max(Wr / W, Hr / H)
+    Ks = geo.scale_intrinsics(K, s, s)
+    Ks[0, 2] -= (W * s - Wr) / 2.0
+    Ks[1, 2] -= (H * s - Hr) / 2.0
+    return Ks
+
+
+def _stereo_depth(photo: Photo, right: Photo, settings: Settings,
+                  progress: Optional[ProgressFn]) -> DepthResult:
+    import cv2
+
+    from .stereo import estimate_stereo
+
+    if right.rgb.shape != photo.rgb.shape:
+        raise InputError(
+            f"left is {photo.rgb.shape[1]}x{photo.rgb.shape[0]} but right is "
+            f"{right.rgb.shape[1]}x{right.rgb.shape[0]}: a stereo pair must have the same size; "
+            "crop or resize one")
+    H, W = photo.rgb.shape[:2]
+    left_rgb, right_rgb, focal = photo.rgb, right.rgb, settings.focal_px or photo.focal_px
+    s = 1.0
+    if W * H > STEREO_MAX_PIXELS:
+        s = math.sqrt(STEREO_MAX_PIXELS / (W * H))
+        size = (max(32, int(W * s)), max(32, int(H * s)))
+        notice(f"stereo pair is {W}x{H}; matched at {size[0]}x{size[1]} and upsampled")
+        left_rgb = cv2.resize(left_rgb, size, interpolation=cv2.INTER_AREA)
+        right_rgb = cv2.resize(right_rgb, size, interpolation=cv2.INTER_AREA)
+        s = size[0] / W
+    res = estimate_stereo(left_rgb, right_rgb,
+                          focal_px=None if focal is None else focal * s,
+                          baseline_m=settings.baseline_m, doffs=settings.doffs * s,
+                          progress=progress)
+    if s != 1.0:
+        scaled = resize_depth(res, (W, H))
+        if scaled.kind == "disparity":
+            scaled.values = scaled.values / s
+        if res.K is not None:
+            scaled.K = geo.scale_intrinsics(res.K, W / left_rgb.shape[1], H / left_rgb.shape[0])
+        res = scaled
+    return res
+
+
+def estimate_depth(photo: Photo, *, right: Optional[ImageInput] = None,
+                   depth: Optional[str] = None, settings: Optional[Settings] = None,
+                   progress: Optional[ProgressFn] = None) -> DepthResult:
+    """Depth for a photo from a depth file, a stereo pair (right image or side-by-side) or a model.
+
+    Args:
+        photo: the (left) picture.
+        right: right image of a rectified pair (path/array/Photo), or None.
+        depth: path of an existing depth map (.png/.exr/.npy/.tif), or None.
+        settings: :class:`Settings` (model, device, depth kind, calibration ...).
+    Returns:
+        :class:`DepthResult` on the photo's pixel grid.
+    Raises:
+        InputError / ModelError with a one-line message.
+    """
+    settings = settings or Settings()
+    H, W = photo.rgb.shape[:2]
+    if depth is not None:
+        report(progress, "read depth", 0.0)
+        return read_depth(os.fspath(depth), settings.depth_kind, size=(W, H))
+    if right is not None:
+        return _stereo_depth(photo, _as_photo(right), settings, progress)
+    from .monocular import estimate_monocular
+    return estimate_monocular(photo.rgb, settings.model, device=settings.device, progress=progress)
+
+
+def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optional[str] = None,
+        settings: Optional[Settings] = None, progress: Optional[ProgressFn] = None,
+        depth_result: Optional[DepthResult] = None) -> PipelineResult:
+    """Photo (+ right image | depth file | model) -> depth, geometry and camera keys.
+
+    Args:
+        image: the photo (path, (H, W[, C]) array or Photo); with ``settings.sbs`` a side-by-side
+            stereo image that is split into left/right.
+        right, depth: see :func:`estimate_depth`.
+        settings: :class:`Settings`; validated first.
+        progress: optional callback (stage, fraction); may raise Cancelled.
+        depth_result: reuse a depth estimated earlier (the UI's "Estimate Depth" step).
+    Returns:
+        :class:`PipelineResult`.
+    Raises:
+        InputError, ModelError, Cancelled.
+    """
+    settings = settings or Settings()
+    settings.validate()
+    report(progress, "load image", 0.0)
+    photo = _as_photo(image)
+    if settings.sbs:
+        from .stereo import split_sbs
+        left, right_arr = split_sbs(photo.rgb, settings.sbs)
+        photo = Photo(rgb=left, alpha=None, path=photo.path, focal_px=photo.focal_px,
+                      original_size=(left.shape[1], left.shape[0]), scale=1.0,
+                      bit_depth=photo.bit_depth)
+        right = photo_from_array(right_arr)
+    H, W = photo.rgb.shape[:2]
+    if depth_result is None:
+        depth_result = estimate_depth(photo, right=right, depth=depth, settings=settings,
+                                      progress=progress)
+    if depth_result.values.shape != (H, W):
+        depth_result = resize_depth(depth_result, (W, H))
+
+    # intrinsics: explicit focal > the depth's own K > EXIF focal > assumed field of view
+    if settings.focal_px:
+        K = geo.intrinsics_from_focal(W, H, settings.focal_px)
+    elif depth_result.K is not None:
+        K = np.asarray(depth_result.K, dtype=np.float64)
+    elif photo.focal_px:
+        K = geo.intrinsics_from_focal(W, H, photo.focal_px)
+    else:
+        K = geo.intrinsics_from_fov(W, H, settings.fov_deg)
+
+    Z, metric = to_depth(depth_result, depth_range=settings.depth_range)
+    stats = cp.scene_depth(Z, depth_result.valid)
+
+    report(progress, "build geometry", 0.0)
+    mesh = points = None
+    if settings.mode == "mesh":
+        mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
+                              tear_threshold=settings.tear_threshold)
+    elif settings.mode == "plane":
+        flat = np.full((H, W), stats.focus, np.float32)
+        mesh = geo.build_mesh(flat, K, step=max(settings.step, max(W, H) / 64.0),
+                              max_vertices=settings.max_vertices, tear_threshold=None)
+    else:
+        points = geo.point_cloud(Z, K, photo.rgb, step=settings.step,
+                                 max_points=settings.max_vertices)
+    report(progress, "build geometry", 1.0)
+
+    keys = cp.camera_path(settings.preset, settings.n_frames, stats, K, W, amount=settings.amount)
+    rsize = render_size_for(W, H, settings.resolution)
+    return PipelineResult(photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
+                          points=points, camera=keys, scene=stats, render_size=rsize,
+                          K_render=render_intrinsics(K, (W, H), rsize), settings=settings,
+                          notes=list(depth_result.notes))
