@@ -7,7 +7,7 @@ How far the camera moves ("amount"): the motion is sized by the parallax it caus
 distance, so the same amount looks alike for a metric scene 3 m deep and a relative one. The camera
 pivots around a *focus* depth Zf (the harmonic middle of the near and far depths, so the nearest and
 farthest points swing by the same number of pixels in opposite directions); a sideways move t shifts
-a point at depth Z by f * t * (1/Z - 1/Zf) pixels relative to the focus plane. ``amount = 1`` moves
+a point at depth Z by about f * t * (1/Z - 1/Zf) pixels relative to the focus plane. ``amount = 1`` moves
 the near plane by :data:`PARALLAX_FRACTION` of the picture width at the extremes of the path.
 Dolly moves are sized so the near plane grows by the same fraction.
 

@@ -170,6 +170,11 @@ def grid_shape(width: int, height: int, step: float = 2.0,
         s = max(s, 1.0 / inv)
     gw = min(width, max(2, int(math.ceil((width - 1) / s)) + 1))
     gh = min(height, max(2, int(math.ceil((height - 1) / s)) + 1))
+    while gw * gh > max_vertices and max(gw, gh) > 2:  # rounding up may overshoot the cap
+        if (gw / width >= gh / height and gw > 2) or gh <= 2:
+            gw -= 1
+        else:
+            gh -= 1
     return gw, gh
 
 

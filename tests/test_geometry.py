@@ -1,0 +1,164 @@
+"""Unprojection, tearing and point-cloud geometry against hand-computed values (no bpy)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from depth_addon.core import geometry as geo
+from depth_addon.core.errors import InputError
+
+
+def test_unproject_matches_hand_computed_points():
+    K = np.array([[500.0, 0, 320.0], [0, 400.0, 240.0], [0, 0, 1]])
+    # principal point at depth 2 -> on the optical axis
+    assert np.allclose(geo.unproject(320.0, 240.0, 2.0, K), [0, 0, 2])
+    # (820, 640) at depth 3: x = (820-320)/500*3 = 3, y = (640-240)/400*3 = 3
+    assert np.allclose(geo.unproject(820.0, 640.0, 3.0, K), [3, 3, 3])
+    # (70, 40) at depth 10: x = -250/500*10 = -5, y = -200/400*10 = -5
+    assert np.allclose(geo.unproject(70.0, 40.0, 10.0, K), [-5, -5, 10])
+    pts = geo.unproject(np.array([820.0, 70.0]), np.array([640.0, 40.0]), np.array([3.0, 10.0]), K)
+    assert np.allclose(geo.project(pts, K), [[820, 640], [70, 40]])
+
+
+def test_intrinsics_from_fov_90_degrees():
+    K = geo.intrinsics_from_fov(800, 600, 90.0)
+    assert K[0, 0] == pytest.approx(400.0)  # tan(45 deg) = 1 -> f = W / 2
+    assert (K[0, 2], K[1, 2]) == (399.5, 299.5)
+    assert geo.horizontal_fov_deg(K, 800) == pytest.approx(90.0)
+    with pytest.raises(InputError, match="field of view"):
+        geo.intrinsics_from_fov(800, 600, 180.0)
+
+
+def test_scale_intrinsics_keeps_pixel_centres():
+    K = geo.intrinsics_from_fov(100, 50)
+    K2 = geo.scale_intrinsics(K, 2.0, 2.0)
+    assert K2[0, 0] == pytest.approx(2 * K[0, 0])
+    assert (K2[0, 2], K2[1, 2]) == (pytest.approx(99.5), pytest.approx(49.5))
+
+
+def test_flat_mesh_covers_the_picture_exactly():
+    H, W = 30, 40
+    K = geo.intrinsics_from_fov(W, H, 60)
+    m = geo.build_mesh(np.full((H, W), 5.0, np.float32), K, step=2)
+    gw, gh = m.grid
+    assert len(m.positions) == gw * gh and len(m.faces) == (gw - 1) * (gh - 1)
+    assert m.n_torn_cells == 0
+    assert np.allclose(m.positions[:, 2], 5.0)
+    uv = geo.project(m.positions, K)
+    # the outer vertices sit on the picture's border, so the mesh fills the frame
+    tol = dict(abs=1e-4)  # float32 positions
+    assert uv[:, 0].min() == pytest.approx(-0.5, **tol) and uv[:, 0].max() == pytest.approx(W - 0.5, **tol)
+    assert uv[:, 1].min() == pytest.approx(-0.5, **tol) and uv[:, 1].max() == pytest.approx(H - 0.5, **tol)
+    # UVs agree with the projected positions (texture lands where the pixel was)
+    assert np.allclose(m.uvs[:, 0], (uv[:, 0] + 0.5) / W, atol=1e-5)
+    assert np.allclose(m.uvs[:, 1], 1 - (uv[:, 1] + 0.5) / H, atol=1e-5)
+
+
+def test_faces_are_counter_clockwise_seen_from_the_camera():
+    K = geo.intrinsics_from_fov(8, 6)
+    m = geo.build_mesh(np.full((6, 8), 2.0, np.float32), K, step=1)
+    p = m.positions[m.faces]
+    n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    assert np.all(n[:, 2] < 0)  # normals point back at the camera (towards -z)
+
+
+def _step_scene(H=40, W=60, col=30, near=2.0, far=4.0):
+    Z = np.full((H, W), near, np.float32)
+    Z[:, col:] = far
+    return Z
+
+
+def test_tearing_splits_exactly_the_cells_that_cross_a_step_edge():
+    Z = _step_scene()
+    K = geo.intrinsics_from_fov(60, 40)
+    m = geo.build_mesh(Z, K, step=1, tear_threshold=0.06)
+    gw, gh = m.grid
+    assert (gw, gh) == (60, 40)
+    # exactly one column of cells (between pixel columns 29 and 30) crosses the edge
+    assert m.n_torn_cells == gh - 1
+    assert m.n_base_faces == (gw - 1) * (gh - 1) - (gh - 1)
+    assert len(m.faces) == m.n_base_faces + 2 * m.n_torn_cells
+    z = m.positions[:, 2][m.faces]
+    # no face spans the step: every face lies on one side
+    assert np.all(z.max(1) / z.min(1) < 1.06)
+    torn = m.faces[m.n_base_faces:]
+    zt = m.positions[:, 2][torn]
+    assert np.allclose(zt[: m.n_torn_cells], 2.0) and np.allclose(zt[m.n_torn_cells:], 4.0)
+    # the split faces cover the cell between columns 29 and 30 in the image
+    uv = geo.project(m.positions[torn.ravel()], K)
+    assert np.allclose(np.unique(np.round(uv[:, 0], 3)), [29.0, 30.0])
+
+
+def test_untorn_mesh_keeps_the_rubber_sheet():
+    m = geo.build_mesh(_step_scene(), geo.intrinsics_from_fov(60, 40), step=1, tear_threshold=None)
+    z = m.positions[:, 2][m.faces]
+    assert m.n_torn_cells == 0 and (z.max(1) / z.min(1)).max() == pytest.approx(2.0)
+
+
+def test_small_steps_below_the_threshold_do_not_tear():
+    m = geo.build_mesh(_step_scene(near=2.0, far=2.1), geo.intrinsics_from_fov(60, 40), step=1,
+                       tear_threshold=0.06)
+    assert m.n_torn_cells == 0
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 2.5])
+def test_steep_plane_is_not_an_edge(step):
+    v, u = np.mgrid[0:80, 0:120]
+    # a ground plane seen at a grazing angle: inverse depth is affine in the pixel coordinates
+    Z = (1.0 / (0.02 + 0.01 * v + 0.0005 * u)).astype(np.float32)
+    assert Z.max() / Z.min() > 30
+    m = geo.build_mesh(Z, geo.intrinsics_from_fov(120, 80), step=step)
+    assert m.n_torn_cells == 0
+
+
+def test_blurred_edge_tears_once_per_row():
+    import cv2
+
+    Z = cv2.GaussianBlur(_step_scene(), (0, 0), 1.5)
+    m = geo.build_mesh(Z, geo.intrinsics_from_fov(60, 40), step=1)
+    assert m.n_torn_cells == m.grid[1] - 1
+
+
+def test_vertex_cap_and_grid_shape():
+    gw, gh = geo.grid_shape(4000, 3000, step=2, max_vertices=1_000_000)
+    assert gw * gh <= 1_000_000 and gw * gh > 900_000
+    assert abs(gw / gh - 4 / 3) < 0.01
+    assert geo.grid_shape(100, 50, step=2) == (51, 26)
+    with pytest.raises(InputError):
+        geo.grid_shape(100, 50, step=0.5)
+
+
+def test_build_mesh_rejects_bad_depth():
+    K = geo.intrinsics_from_fov(10, 10)
+    Z = np.ones((10, 10), np.float32)
+    Z[3, 3] = np.nan
+    with pytest.raises(InputError, match="finite and positive"):
+        geo.build_mesh(Z, K, step=1)
+    with pytest.raises(InputError, match=r"\(H, W\)"):
+        geo.build_mesh(np.ones(10), K)
+
+
+def test_point_cloud_and_ply_round_trip(tmp_path):
+    H, W = 20, 30
+    K = geo.intrinsics_from_fov(W, H)
+    Z = np.linspace(1, 3, H * W, dtype=np.float32).reshape(H, W)
+    rgb = np.random.default_rng(0).random((H, W, 3)).astype(np.float32)
+    pos, col = geo.point_cloud(Z, K, rgb, step=1)
+    assert pos.shape == (H * W, 3) and col.shape == (H * W, 3)
+    assert np.allclose(geo.project(pos, K), np.stack(np.meshgrid(np.arange(W), np.arange(H)), -1)
+                       .reshape(-1, 2), atol=1e-3)
+    path = tmp_path / "cloud.ply"
+    geo.write_ply(str(path), pos, col)
+    assert np.array_equal(geo.read_ply_vertices(str(path)), pos)
+    with pytest.raises(InputError, match="--overwrite"):
+        geo.write_ply(str(path), pos, col)
+    with pytest.raises(InputError, match="does not exist"):
+        geo.write_ply(str(tmp_path / "missing" / "x.ply"), pos, col)
+
+
+def test_cv_to_blender_axes():
+    # OpenCV: x right, y down, z forward -> Blender world: X right, Y forward, Z up
+    assert np.allclose(geo.cv_to_blender(np.array([[1.0, 2.0, 3.0]])), [[1.0, 3.0, -2.0]])
+    assert math.isclose(np.linalg.det(geo.CV_TO_BLENDER), 1.0)
