@@ -302,7 +302,7 @@ def _load_opened(im: Image.Image, path: str, max_pixels: int) -> Photo:
     rgb, alpha = _split_channels(arr)
     focal = focal_from_exif(exif, upright)  # in original pixels ...
     if focal is not None:
-        focal *= scale  # ... then on the (possibly downscaled) grid of ``rgb``
+        pass  # ... then on the (possibly downscaled) grid of ``rgb``
     return Photo(rgb=rgb, alpha=alpha, path=path, focal_px=focal, original_size=upright,
                  scale=float(scale), bit_depth=bits)
 

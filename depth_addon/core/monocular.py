@@ -61,6 +61,8 @@ _METRIC_MODEL_TYPES = {"zoedepth", "depth_pro", "glpn"}
 
 #: Seconds allowed for the "can the hub be reached at all" probe before a download is attempted.
 HUB_PROBE_TIMEOUT = 3.0
+#: Seconds allowed for the hub's answer to the model-info request that precedes a download.
+HUB_API_TIMEOUT = 4.0
 
 _MODELS: dict = {}
 _LOCK = threading.RLock()
@@ -181,8 +183,7 @@ def _offline() -> bool:
 
 def _offline_message(repo_id: str) -> str:
     return (f"model '{repo_id}' is not in the local cache and cannot be downloaded (offline); "
-            f"download it elsewhere (hf download {repo_id} --local-dir DIR, or with older "
-            f"huggingface_hub: huggingface-cli download {repo_id} --local-dir DIR) and pass --model DIR")
+            f"download it elsewhere (hf download {repo_id} --local-dir DIR) and pass --model DIR")
 
 
 def _hub_endpoint() -> str:
@@ -296,7 +297,7 @@ def _hub_folder(repo_id: str, cache_dir, progress: Optional[ProgressFn]) -> path
     not_found = _hub_error("RepositoryNotFoundError")
     gated = _hub_error("GatedRepoError")
     try:
-        info = HfApi().model_info(repo_id, timeout=10)
+        info = HfApi().model_info(repo_id, timeout=HUB_API_TIMEOUT)
         files = [s.rfilename for s in (info.siblings or [])]
         if any(f.endswith(".safetensors") for f in files):
             allow = ["*.json", "*.safetensors", "*.txt"]

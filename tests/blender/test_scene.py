@@ -1,0 +1,150 @@
+"""The 3D photo in a real Blender scene (bpy module): mesh, material, camera, render."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import bpy
+from bpy_extras.object_utils import world_to_camera_view
+from mathutils import Vector
+
+from depth_addon.blender import mesh as bmesh
+from depth_addon.blender import render as brender
+from depth_addon.blender import scene as bscene
+from depth_addon.core import geometry as geo
+from depth_addon.core import pipeline
+
+
+def _step_photo(H=60, W=90):
+    """A photo of a near box (left half, red) in front of a far wall (right half, textured)."""
+    rng = np.random.default_rng(1)
+    rgb = rng.random((H, W, 3)).astype(np.float32)
+    rgb[:, : W // 2] = (0.8, 0.1, 0.1)
+    Z = np.full((H, W), 4.0, np.float32)
+    Z[:, : W // 2] = 2.0
+    return rgb, Z
+
+
+def _run(tmp_path, mode="mesh", amount=1.0, frames=4, engine="workbench", resolution=(90, 60)):
+    rgb, Z = _step_photo()
+    depth_file = tmp_path / "depth.npy"
+    np.save(depth_file, Z)
+    s = pipeline.Settings(mode=mode, depth_kind="metric", amount=amount, seconds=frames, fps=1,
+                          resolution=resolution, engine=engine, step=1, fov_deg=60.0)
+    return pipeline.run(rgb, depth=str(depth_file), settings=s)
+
+
+def test_mesh_counts_and_positions_match_the_core(tmp_path, empty_scene):
+    res = _run(tmp_path)
+    built = bscene.build(res, scene=empty_scene)
+    me = built.photo_object.data
+    assert len(me.vertices) == len(res.mesh.positions)
+    assert len(me.polygons) == len(res.mesh.faces)
+    assert res.mesh.n_torn_cells == res.mesh.grid[1] - 1  # one column of cells along the step
+    pos = bmesh.read_positions(me)
+    assert np.allclose(pos, geo.cv_to_blender(res.mesh.positions))
+    loops = np.empty(len(me.loops), np.int32)
+    me.attributes[".corner_vert"].data.foreach_get("value", loops)
+    assert np.array_equal(loops.reshape(-1, 4), res.mesh.faces)
+
+
+def test_mesh_is_perspective_correct_through_the_scene_camera(tmp_path, empty_scene):
+    """From the rest camera every vertex projects onto the pixel it was made from."""
+    res = _run(tmp_path, amount=0.0, resolution=(90, 60))
+    built = bscene.build(res, scene=empty_scene)
+    empty_scene.frame_set(1)
+    bpy.context.view_layer.update()
+    cam = empty_scene.camera
+    assert cam is built.camera_object
+    pos = bmesh.read_positions(built.photo_object.data)
+    expected = geo.project(res.mesh.positions, res.K_render)
+    idx = np.linspace(0, len(pos) - 1, 200).astype(int)
+    for i in idx:
+        p = world_to_camera_view(empty_scene, cam, Vector(pos[i].tolist()))
+        u = p.x * 90 - 0.5
+        v = (1 - p.y) * 60 - 0.5
+        assert (u, v) == pytest.approx(tuple(expected[i]), abs=2e-3)
+
+
+def test_material_shows_the_photo(tmp_path, empty_scene):
+    res = _run(tmp_path)
+    built = bscene.build(res, scene=empty_scene)
+    mat = built.photo_object.data.materials[0]
+    tex = [n for n in mat.node_tree.nodes if n.bl_idname == "ShaderNodeTexImage"]
+    assert len(tex) == 1 and tex[0].image == built.image
+    px = np.empty(len(built.image.pixels), np.float32)
+    built.image.pixels.foreach_get(px)
+    px = px.reshape(60, 90, 4)[::-1, :, :3]  # Blender stores rows bottom-up
+    assert np.abs(px - res.photo.rgb).max() < 1 / 255 + 1e-6
+    assert built.image.packed_file is not None
+    assert empty_scene.view_settings.view_transform == "Standard"
+
+
+def test_camera_is_keyed_on_every_frame(tmp_path, empty_scene):
+    res = _run(tmp_path, frames=6)
+    built = bscene.build(res, scene=empty_scene)
+    assert (empty_scene.frame_start, empty_scene.frame_end) == (1, 6)
+    locs = []
+    for f in range(1, 7):
+        empty_scene.frame_set(f)
+        locs.append(np.array(built.camera_object.matrix_world.translation))
+        # the pose Blender evaluates equals the core's key for that frame
+        assert np.allclose(locs[-1], geo.CV_TO_BLENDER @ res.camera.positions[f - 1], atol=1e-5)
+    assert len({tuple(np.round(l, 6)) for l in locs}) == 6
+
+
+def test_rebuild_replaces_only_what_it_generated(tmp_path, empty_scene):
+    user_mesh = bpy.data.meshes.new("user")
+    user_obj = bpy.data.objects.new("user object", user_mesh)
+    empty_scene.collection.objects.link(user_obj)
+    bscene.build(_run(tmp_path), scene=empty_scene)
+    bscene.build(_run(tmp_path), scene=empty_scene)
+    names = sorted(o.name for o in bpy.data.objects)
+    assert names == ["3D Photo", "3D Photo Camera", "user object"]
+    assert len([c for c in bpy.data.collections if c.name.startswith("3D Photo")]) == 1
+
+
+@pytest.mark.parametrize("mode", ["points", "plane"])
+def test_other_modes_build(tmp_path, empty_scene, mode):
+    res = _run(tmp_path, mode=mode)
+    built = bscene.build(res, scene=empty_scene)
+    ob = built.photo_object
+    if mode == "points":
+        assert len(ob.data.vertices) == 60 * 90 and len(ob.data.polygons) == 0
+        assert ob.modifiers[0].type == "NODES"
+    else:
+        kinds = [m.type for m in ob.modifiers]
+        assert kinds == ["SUBSURF", "DISPLACE"]  # non-destructive, strength stays live
+        ev = ob.evaluated_get(bpy.context.evaluated_depsgraph_get()).to_mesh()
+        assert len(ev.vertices) > len(ob.data.vertices)
+        # displaced towards the camera on the near (left) half, away on the far half
+        co = np.array([v.co[:] for v in ev.vertices])
+        left, right = co[:, 0] < -0.2, co[:, 0] > 0.2
+        assert co[left, 1].mean() < co[right, 1].mean()
+
+
+def _frames(folder):
+    from PIL import Image
+
+    files = sorted(folder.glob("frame_*.png"))
+    return [np.asarray(Image.open(f)).astype(np.float32) for f in files]
+
+
+@pytest.mark.parametrize("engine", ["workbench", "cycles"])
+def test_render_shows_the_photo_and_parallax(tmp_path, empty_scene, engine):
+    res = _run(tmp_path, frames=3, engine=engine, amount=2.0)
+    bscene.build(res, scene=empty_scene)
+    out = tmp_path / "frames"
+    out.mkdir()
+    files = brender.render_animation(empty_scene, str(out), "png")
+    assert len(files) == 3
+    frames = _frames(out)
+    assert frames[0].shape == (60, 90, 3)
+    for f in frames:
+        assert f.std() > 20  # not blank
+    # frame 1 of the circle shows the photo, shifted by parallax; frames differ from each other
+    assert np.abs(frames[0] - frames[1]).mean() > 2
+    assert np.abs(frames[1] - frames[2]).mean() > 2
+    # the red box (near) stays in the left part; its colour comes out exactly as stored in the
+    # photo (sRGB 0.8, 0.1, 0.1): unlit material + 'Standard' view transform
+    red = frames[1][20:40, 10:30]
+    assert np.abs(red.mean((0, 1)) - np.array([0.8, 0.1, 0.1]) * 255).max() < 3
