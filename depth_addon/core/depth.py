@@ -217,7 +217,7 @@ def to_depth(result: DepthResult, *, depth_range: float = 6.0) -> Tuple[np.ndarr
 
 
 def _nearness(values: np.ndarray, kind: str) -> np.ndarray:
-    """Larger = nearer, NaN where unusable: 1/Z for depth kinds, the values for inverse/disparity."""
+    """Larger = nearer, NaN where unusable: 1/Z for depth kinds, values for inverse/disparity."""
     v = np.asarray(values, dtype=np.float32)
     ok = _usable(v, kind)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -3,7 +3,7 @@
 Every loader returns a :class:`Photo` whose ``rgb`` is float32 in [0, 1] and still sRGB-encoded
 (the numbers stored in the file divided by the type's maximum; no colour management is applied).
 
-Decoding is done with Pillow. Pillow decodes 16-bit-per-channel *colour* PNG/TIFF files to 8 bits, so
+Decoding is done with Pillow. Pillow decodes 16-bit-per-channel *colour* PNG/TIFF to 8 bits, so
 those files (recognised from the decoder's raw mode, e.g. ``RGB;16B``) are decoded with OpenCV's
 ``IMREAD_UNCHANGED`` instead and the EXIF orientation is applied to the array here.
 HEIC/HEIF/AVIF need the optional ``pillow-heif`` package (registered on first use).
@@ -112,18 +112,18 @@ def load_image(path, *, max_pixels: int = 40_000_000) -> Photo:
             f"{path} is a {ext[1:].upper()} picture; install the 'pillow-heif' package to read it "
             "(pip install pillow-heif), or convert it to JPEG/PNG")
 
-    with _pillow_pixel_limit(MAX_DECODE_PIXELS):
-        try:
+    try:
+        with _pillow_pixel_limit(MAX_DECODE_PIXELS):  # Pillow's bomb check runs in open()
             im = Image.open(path)
-        except Image.DecompressionBombError as exc:  # only if someone else lowered the limit
-            raise InputError(f"{path} is too large to decode safely ({exc})") from None
-        except Exception as exc:  # UnidentifiedImageError (an OSError), SyntaxError, ValueError ...
-            hint = _heif_hint(path)
-            raise InputError(f"{path} is not an image Pillow can read ({_short(exc)}){hint}") from None
-        try:
-            return _load_opened(im, path, max_pixels)
-        finally:
-            im.close()
+    except Image.DecompressionBombError as exc:  # only above 2 GP, or a patched limit
+        raise InputError(f"{path} is too large to decode safely ({_short(exc)})") from None
+    except Exception as exc:  # UnidentifiedImageError (an OSError), SyntaxError, ValueError ...
+        hint = _heif_hint(path)
+        raise InputError(f"{path} is not an image Pillow can read ({_short(exc)}){hint}") from None
+    try:
+        return _load_opened(im, path, max_pixels)
+    finally:
+        im.close()
 
 
 def photo_from_array(arr, name: str = "array") -> Photo:
@@ -302,7 +302,7 @@ def _load_opened(im: Image.Image, path: str, max_pixels: int) -> Photo:
     rgb, alpha = _split_channels(arr)
     focal = focal_from_exif(exif, upright)  # in original pixels ...
     if focal is not None:
-        pass  # ... then on the (possibly downscaled) grid of ``rgb``
+        focal *= scale  # ... then on the (possibly downscaled) grid of ``rgb``
     return Photo(rgb=rgb, alpha=alpha, path=path, focal_px=focal, original_size=upright,
                  scale=float(scale), bit_depth=bits)
 
@@ -438,7 +438,7 @@ def _rawmode(im: Image.Image) -> str:
 
 
 def _decode_cv2(path: str) -> Tuple[np.ndarray, int]:
-    """Decode a 16-bit colour PNG/TIFF with OpenCV: ((H, W, C) RGB(A) uint8/uint16/float32, bits)."""
+    """Decode 16-bit colour PNG/TIFF with OpenCV: ((H, W, C) RGB(A) uint8/uint16/float32, bits)."""
     import cv2
 
     try:

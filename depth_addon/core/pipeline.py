@@ -179,12 +179,7 @@ def _stereo_depth(photo: Photo, right: Photo, settings: Settings,
                           baseline_m=settings.baseline_m, doffs=settings.doffs * s,
                           progress=progress)
     if s != 1.0:
-        scaled = resize_depth(res, (W, H))
-        if scaled.kind == "disparity":
-            scaled.values = scaled.values / s
-        if res.K is not None:
-            scaled.K = geo.scale_intrinsics(res.K, W / left_rgb.shape[1], H / left_rgb.shape[0])
-        res = scaled
+        res = resize_depth(res, (W, H))  # rescales disparities and K to the full-size grid
     return res
 
 
