@@ -62,7 +62,9 @@ def configure(scene: "bpy.types.Scene", *, engine: str, width: int, height: int,
     sh = scene.display.shading
     sh.light = "FLAT"
     sh.color_type = "TEXTURE"
-    scene.display.render_aa = "8"
+    # anti-aliasing: measured per 740x500 frame here: 8 samples ~1.1-1.9 s, FXAA ~0.5-0.8 s, off ~0.2 s;
+    # the texture is filtered anyway, so FXAA only has to smooth silhouettes at tears
+    scene.display.render_aa = "FXAA"
     if engine == "cycles":
         scene.cycles.samples = samples
         scene.cycles.use_denoising = False
