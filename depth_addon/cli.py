@@ -69,6 +69,8 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     a.add_argument("--fps", type=int, default=30)
     a.add_argument("--resolution", help="render size WxH (default: photo's aspect, long side ≤ 1280)")
     a.add_argument("--engine", default="workbench", choices=("workbench", "eevee", "cycles"))
+    a.add_argument("--no-overscan", action="store_true",
+                   help="do not zoom in to keep the photo's edges out of the frame")
     out = p.add_argument_group("output")
     out.add_argument("-o", "--output", help="OUT.mp4, or a folder for PNG frames "
                                             "(default: <image>_3d.mp4 / parallax.mp4)")
@@ -170,7 +172,7 @@ def run(args: argparse.Namespace) -> str:
         max_vertices=args.max_vertices,
         tear_threshold=None if args.no_tear else args.tear_threshold,
         preset=args.preset, amount=args.amount, seconds=args.seconds, fps=args.fps,
-        resolution=_resolution(args.resolution), engine=args.engine)
+        resolution=_resolution(args.resolution), engine=args.engine, overscan=not args.no_overscan)
     settings.validate()
 
     image, right = args.image, args.right
@@ -256,7 +258,7 @@ def run(args: argparse.Namespace) -> str:
     geo_txt = (f"{len(result.mesh.positions):,} vertices, {result.mesh.n_torn_cells:,} torn cells"
                if result.mesh is not None else f"{len(result.points[0]):,} points")
     return (f"wrote {', '.join(written)} — {settings.n_frames} frames {wr}x{hr} at {settings.fps} fps, "
-            f"{settings.preset} x{settings.amount:g}, depth {result.scene.near:.3g}–"
+            f"{settings.preset} x{settings.amount:g} (zoom {result.zoom:.3f}), depth {result.scene.near:.3g}–"
             f"{result.scene.far:.3g} {units} ({result.depth.source or result.depth.kind}), "
             f"{geo_txt}, {time.perf_counter() - t0:.1f} s")
 

@@ -91,3 +91,22 @@ def test_bad_amount_and_frames():
         cp.camera_path("circle", 10, SCENE, K, W, amount=-1)
     with pytest.raises(InputError, match="frame"):
         cp.camera_path("circle", 0, SCENE, K, W)
+
+
+def test_overscan_keeps_the_photo_border_out_of_every_frame():
+    Z = np.full((H, W), 4.0, np.float32)
+    Z[300:] = 2.0  # a near floor along the bottom edge moves the most
+    stats = cp.scene_depth(Z)
+    still = cp.camera_path("circle", 8, stats, K, W, amount=0.0)
+    assert cp.overscan_zoom(Z, K, still) == pytest.approx(1.0)
+    keys = cp.camera_path("circle", 24, stats, K, W, amount=1.0)
+    zoom = cp.overscan_zoom(Z, K, keys)
+    assert 1.0 < zoom < 1.3
+    # with the zoomed focal length, the photo's border projects outside the frame in every frame
+    border_u = np.r_[np.full(H, -0.5), np.full(H, W - 0.5)]
+    border_v = np.r_[np.arange(H), np.arange(H)]
+    pts = geo.unproject(border_u, border_v, np.r_[Z[:, 0], Z[:, -1]], K).astype(np.float64)
+    for c, R, f in zip(keys.positions, keys.rotations, keys.focal_px):
+        p = (pts - c) @ R
+        u = f * zoom * p[:, 0] / p[:, 2] + K[0, 2]
+        assert u[:H].max() <= -0.5 + 1e-6 and u[H:].min() >= W - 0.5 - 1e-6

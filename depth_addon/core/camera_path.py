@@ -174,3 +174,55 @@ def camera_path_at(preset: str, t: np.ndarray, depth: SceneDepth, K: np.ndarray,
         focal = np.full(len(t), f0)
     return CameraKeys(positions=pos, rotations=rots, focal_px=focal,
                       loop=preset in LOOP_PRESETS, preset=preset)
+
+
+def overscan_zoom(Z: np.ndarray, K: np.ndarray, keys: CameraKeys, *, max_zoom: float = 1.5) -> float:
+    """Zoom factor (>= 1) that keeps the photo's border out of every frame of a camera path.
+
+    When the camera moves, the picture's edges move into view and show the empty world behind
+    them. This projects the depth map's border (every pixel on the four edges, unprojected with
+    its own depth) into each frame with that frame's pose and focal length, measures how far the
+    edge moved into the frame, and returns the zoom about the principal point that crops it away.
+
+    Args:
+        Z: (H, W) depth > 0 (scene units); K: (3, 3) intrinsics of the photo in pixels.
+        keys: the camera path (:func:`camera_path`).
+        max_zoom: cap on the zoom (a huge move would otherwise zoom far in).
+    Returns:
+        zoom factor to multiply the focal length by, in [1, max_zoom].
+    """
+    from .geometry import unproject
+
+    H, W = Z.shape
+    cols = np.arange(W)
+    rows = np.arange(H)
+    sides = [  # (u, v) of border pixel centres pushed onto the picture's edge, per side
+        (np.full(H, -0.5), rows, Z[:, 0], "left"),
+        (np.full(H, W - 0.5), rows, Z[:, -1], "right"),
+        (cols, np.full(W, -0.5), Z[0, :], "top"),
+        (cols, np.full(W, H - 0.5), Z[-1, :], "bottom"),
+    ]
+    cx, cy = float(K[0, 2]), float(K[1, 2])
+    need = 1.0
+    for u, v, z, side in sides:
+        pts = unproject(u, v, np.maximum(z, 1e-9), K).astype(np.float64)  # (n, 3)
+        for c, R, f in zip(keys.positions, keys.rotations, keys.focal_px):
+            p = (pts - c) @ R  # camera coordinates of this frame: R^T (X - c)
+            ok = p[:, 2] > 1e-9
+            if not ok.any():
+                continue
+            pu = f * p[ok, 0] / p[ok, 2] + cx
+            pv = f * p[ok, 1] / p[ok, 2] + cy
+            # distance from the principal point to the edge now vs. to the frame's edge
+            if side == "left":
+                now, full = cx - pu.max(), cx + 0.5
+            elif side == "right":
+                now, full = pu.min() - cx, W - 0.5 - cx
+            elif side == "top":
+                now, full = cy - pv.max(), cy + 0.5
+            else:
+                now, full = pv.min() - cy, H - 0.5 - cy
+            if now <= 0:
+                return max_zoom
+            need = max(need, full / now)
+    return float(min(need, max_zoom))

@@ -57,6 +57,7 @@ class Settings:
     fps: int = 30
     resolution: Optional[tuple] = None
     engine: str = "workbench"
+    overscan: bool = True
 
     def validate(self) -> None:
         """Raise InputError for out-of-range settings (before any slow work starts)."""
@@ -99,7 +100,8 @@ class PipelineResult:
         mesh: torn mesh for mode 'mesh' (or the flat base grid for 'plane'), else None.
         points: (positions (N, 3), colors (N, 3)) for mode 'points', else None.
         camera: per-frame camera keys; scene: near/far/focus depths.
-        render_size: (W, H) render resolution; K_render: (3, 3) intrinsics at that size.
+        render_size: (W, H) render resolution; K_render: (3, 3) intrinsics at that size, zoomed
+            by ``zoom`` (>= 1) so the photo's border never enters the frame (overscan).
         settings: the settings used; notes: notices raised on the way.
     """
 
@@ -115,6 +117,7 @@ class PipelineResult:
     render_size: tuple
     K_render: np.ndarray
     settings: Settings
+    zoom: float = 1.0
     notes: list = field(default_factory=list)
 
 
@@ -273,7 +276,11 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
 
     keys = cp.camera_path(settings.preset, settings.n_frames, stats, K, W, amount=settings.amount)
     rsize = render_size_for(W, H, settings.resolution)
+    K_render = render_intrinsics(K, (W, H), rsize)
+    zoom = cp.overscan_zoom(Z, K, keys) if settings.overscan else 1.0
+    K_render[0, 0] *= zoom
+    K_render[1, 1] *= zoom
     return PipelineResult(photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=keys, scene=stats, render_size=rsize,
-                          K_render=render_intrinsics(K, (W, H), rsize), settings=settings,
+                          K_render=K_render, settings=settings, zoom=zoom,
                           notes=list(depth_result.notes))
