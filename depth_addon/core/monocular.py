@@ -681,6 +681,7 @@ class DepthModel:
 
 
 def estimate_monocular(rgb: np.ndarray, model: str = DEFAULT_MODEL, *, device: str = "auto",
+                       max_side: Optional[int] = None, cache_dir=None,
                        progress: Optional[ProgressFn] = None) -> DepthResult:
     """Load (or reuse) ``model`` with :func:`load_model` and run :meth:`DepthModel.predict` on ``rgb``.
 
@@ -688,6 +689,8 @@ def estimate_monocular(rgb: np.ndarray, model: str = DEFAULT_MODEL, *, device: s
         rgb: (H, W, 3) uint8 or float [0, 1] photo.
         model: hub id or local folder (default :data:`DEFAULT_MODEL`, Depth Anything V2 Small).
         device: see :func:`resolve_device`.
+        max_side: cap on the network input's longer side in px (None = the model's own size).
+        cache_dir: hub cache folder (None = huggingface_hub's default).
         progress: optional callback (may raise :class:`Cancelled`).
 
     Returns:
@@ -696,4 +699,5 @@ def estimate_monocular(rgb: np.ndarray, model: str = DEFAULT_MODEL, *, device: s
     Raises:
         ModelError, InputError, Cancelled: as :func:`load_model` and :meth:`DepthModel.predict`.
     """
-    return load_model(model, device=device, progress=progress).predict(rgb, progress=progress)
+    return load_model(model, device=device, cache_dir=cache_dir, progress=progress).predict(
+        rgb, max_side=max_side, progress=progress)

@@ -41,6 +41,8 @@ class Settings:
     mode: str = "mesh"
     model: str = "depth-anything/Depth-Anything-V2-Small-hf"
     device: str = "auto"
+    max_side: Optional[int] = None
+    cache_dir: Optional[str] = None
     depth_kind: str = "auto"
     depth_range: float = 6.0
     fov_deg: float = geo.DEFAULT_FOV_DEG
@@ -121,7 +123,12 @@ class PipelineResult:
     notes: list = field(default_factory=list)
 
 
-def _as_photo(image: ImageInput) -> Photo:
+def load_photo(image: ImageInput) -> Photo:
+    """A :class:`Photo` from a path, an (H, W[, C]) array or a Photo (returned as is).
+
+    Raises:
+        InputError: see :func:`depth_addon.core.images.load_image`.
+    """
     if isinstance(image, Photo):
         return image
     if isinstance(image, np.ndarray):
@@ -207,9 +214,11 @@ def estimate_depth(photo: Photo, *, right: Optional[ImageInput] = None,
         report(progress, "read depth", 0.0)
         return read_depth(os.fspath(depth), settings.depth_kind, size=(W, H))
     if right is not None:
-        return _stereo_depth(photo, _as_photo(right), settings, progress)
+        return _stereo_depth(photo, load_photo(right), settings, progress)
     from .monocular import estimate_monocular
-    return estimate_monocular(photo.rgb, settings.model, device=settings.device, progress=progress)
+    return estimate_monocular(photo.rgb, settings.model, device=settings.device,
+                              max_side=settings.max_side or None, cache_dir=settings.cache_dir,
+                              progress=progress)
 
 
 def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optional[str] = None,
@@ -232,14 +241,7 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     settings = settings or Settings()
     settings.validate()
     report(progress, "load image", 0.0)
-    photo = _as_photo(image)
-    if settings.sbs:
-        from .stereo import split_sbs
-        left, right_arr = split_sbs(photo.rgb, settings.sbs)
-        photo = Photo(rgb=left, alpha=None, path=photo.path, focal_px=photo.focal_px,
-                      original_size=(left.shape[1], left.shape[0]), scale=1.0,
-                      bit_depth=photo.bit_depth)
-        right = photo_from_array(right_arr)
+    photo, right = prepare_inputs(image, right, settings)
     H, W = photo.rgb.shape[:2]
     if depth_result is None:
         depth_result = estimate_depth(photo, right=right, depth=depth, settings=settings,
@@ -258,7 +260,7 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
         K = geo.intrinsics_from_fov(W, H, settings.fov_deg)
 
     Z, metric = to_depth(depth_result, depth_range=settings.depth_range)
-    stats = cp.scene_depth(Z, depth_result.valid)
+    focus = cp.scene_depth(Z, depth_result.valid).focus
 
     report(progress, "build geometry", 0.0)
     mesh = points = None
@@ -266,7 +268,7 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
         mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
                               tear_threshold=settings.tear_threshold)
     elif settings.mode == "plane":
-        flat = np.full((H, W), stats.focus, np.float32)
+        flat = np.full((H, W), focus, np.float32)
         mesh = geo.build_mesh(flat, K, step=max(settings.step, max(W, H) / 64.0),
                               max_vertices=settings.max_vertices, tear_threshold=None)
     else:
@@ -274,13 +276,60 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
                                  max_points=settings.max_vertices)
     report(progress, "build geometry", 1.0)
 
+    plan = plan_camera(Z, K, settings, depth_result.valid)
+    return PipelineResult(photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
+                          points=points, camera=plan.keys, scene=plan.scene,
+                          render_size=plan.render_size, K_render=plan.K_render, settings=settings,
+                          zoom=plan.zoom, notes=list(depth_result.notes))
+
+
+@dataclass
+class CameraPlan:
+    """Camera keys and render geometry for a depth map (see :func:`plan_camera`)."""
+
+    keys: cp.CameraKeys
+    scene: cp.SceneDepth
+    render_size: tuple
+    K_render: np.ndarray
+    zoom: float
+
+
+def plan_camera(Z: np.ndarray, K: np.ndarray, settings: Settings,
+                valid: Optional[np.ndarray] = None) -> CameraPlan:
+    """Camera move, render size and render intrinsics (with overscan zoom) for a depth map.
+
+    Args:
+        Z: (H, W) float32 depth > 0; K: (3, 3) photo intrinsics in pixels.
+        settings: preset, amount, seconds, fps, resolution, overscan.
+        valid: optional (H, W) bool mask for the depth statistics.
+    Raises:
+        InputError: bad preset/amount/frames (see :func:`camera_path.camera_path`).
+    """
+    H, W = Z.shape
+    stats = cp.scene_depth(Z, valid)
     keys = cp.camera_path(settings.preset, settings.n_frames, stats, K, W, amount=settings.amount)
     rsize = render_size_for(W, H, settings.resolution)
     K_render = render_intrinsics(K, (W, H), rsize)
     zoom = cp.overscan_zoom(Z, K, keys) if settings.overscan else 1.0
     K_render[0, 0] *= zoom
     K_render[1, 1] *= zoom
-    return PipelineResult(photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
-                          points=points, camera=keys, scene=stats, render_size=rsize,
-                          K_render=K_render, settings=settings, zoom=zoom,
-                          notes=list(depth_result.notes))
+    return CameraPlan(keys, stats, rsize, K_render, zoom)
+
+
+def prepare_inputs(image: ImageInput, right: Optional[ImageInput], settings: Settings):
+    """Load the photo (and right image); split a side-by-side image when ``settings.sbs``.
+
+    Returns:
+        (photo, right) where right is None, a path/array, or a Photo.
+    Raises:
+        InputError: unreadable inputs, bad side-by-side image.
+    """
+    photo = load_photo(image)
+    if settings.sbs:
+        from .stereo import split_sbs
+        left, right_arr = split_sbs(photo.rgb, settings.sbs)
+        photo = Photo(rgb=left, alpha=None, path=photo.path, focal_px=photo.focal_px,
+                      original_size=(left.shape[1], left.shape[0]), scale=1.0,
+                      bit_depth=photo.bit_depth)
+        right = photo_from_array(right_arr)
+    return photo, right
