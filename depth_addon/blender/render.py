@@ -117,6 +117,11 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
         DepthAddonError: if Blender wrote nothing; Cancelled if progress raised it.
     """
     n = scene.frame_end - scene.frame_start + 1
+    r = scene.render
+    w, h = r.resolution_x * r.resolution_percentage // 100, r.resolution_y * r.resolution_percentage // 100
+    if kind == "mp4" and (w % 2 or h % 2):
+        raise DepthAddonError(f"H.264 video needs an even width and height, the render is {w}x{h}; "
+                              "change the resolution or its percentage")
     done = [0]
     cancelled = []
 
@@ -134,12 +139,19 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     else:
         tmpdir = None
         target = os.path.join(os.path.abspath(out), "frame_####")
+    user_path = scene.render.filepath  # restored afterwards: the temporary name is ours
     set_output(scene, target, kind)
     bpy.app.handlers.render_write.append(on_write)
     try:
         bpy.ops.render.render(animation=True, scene=scene.name)
+    except RuntimeError as exc:  # Blender reports render errors as RuntimeError("Error: …")
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        msg = str(exc).replace("Error: ", "").strip().splitlines()[0]
+        raise DepthAddonError(f"Blender could not render: {msg}") from None
     finally:
         bpy.app.handlers.render_write.remove(on_write)
+        scene.render.filepath = user_path
     if cancelled:
         raise cancelled[0]
     if kind == "mp4":

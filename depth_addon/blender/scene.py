@@ -14,6 +14,7 @@ import bpy
 import numpy as np
 
 from ..core import geometry as geo
+from ..core.depth import displacement_map
 from ..core.pipeline import PipelineResult
 from . import camera as bcam
 from . import material as bmat
@@ -61,9 +62,9 @@ def _plane_object(result: PipelineResult, coll, mat):
     """Flat grid at the focus depth + Subdivision (simple) + Displace by inverse depth (live)."""
     ob = _photo_mesh_object(result, coll, mat)
     H, W = result.Z.shape
+    n = displacement_map(result.Z)  # inverse depth in [0, 1], 1 = near
     w = 1.0 / result.Z
-    w_near, w_far = np.percentile(w, [99.5, 0.5])
-    n = np.clip((w - w_far) / max(w_near - w_far, 1e-12), 0, 1).astype(np.float32)
+    w_far, w_near = np.percentile(w, [0.5, 99.5])
     n_focus = (1.0 / result.scene.focus - w_far) / max(w_near - w_far, 1e-12)
     img = _tag(bmat.float_image("3D Photo displacement", n))
     tex = _tag(bpy.data.textures.new("3D Photo displacement", "IMAGE"))
@@ -115,11 +116,27 @@ def _points_object(result: PipelineResult, coll):
     return ob
 
 
-def build(result: PipelineResult, *, scene=None) -> Built:
+def _background_object(result: PipelineResult, coll):
+    """The filled background layer (core.layers) as its own object "3D Photo background" in
+    ``coll``: the band mesh behind the torn edges with its packed inpainted texture and the same
+    unlit material as the photo. Returns the object, or None when there is no layer."""
+    bg = getattr(result, "background", None)
+    if bg is None or len(bg.mesh.faces) == 0:
+        return None
+    img = _tag(bmat.image_from_array("3D Photo background", bg.texture))
+    mat = _tag(bmat.photo_material("3D Photo background", img))
+    me = _tag(mesh_from_quads("3D Photo background", geo.cv_to_blender(bg.mesh.positions),
+                              bg.mesh.faces, bg.mesh.uvs))
+    me.materials.append(mat)
+    return new_object("3D Photo background", me, coll)
+
+
+def build(result: PipelineResult, *, scene=None, animate: bool = True) -> Built:
     """Put the 3D photo of ``result`` into ``scene`` (default: the context scene).
 
-    Replaces what an earlier build generated; sets the scene camera, frame range 1..F, fps, render
-    resolution, engine and the 'Standard' view transform.
+    Replaces what an earlier build generated; creates the camera at the photo's pose with matching
+    intrinsics, makes it the scene camera and sets the render resolution, engine and the 'Standard'
+    view transform. With ``animate`` it also keys the camera move (:func:`animate_camera`).
 
     Returns:
         :class:`Built` with the created collection, photo object, camera object and photo image.
@@ -135,16 +152,47 @@ def build(result: PipelineResult, *, scene=None) -> Built:
     else:
         mat = _tag(bmat.photo_material("3D Photo", img))
         ob = _plane_object(result, coll, mat) if s.mode == "plane" else _photo_mesh_object(result, coll, mat)
+        _background_object(result, coll)
 
     cam = _tag(bpy.data.cameras.new("3D Photo Camera"))
+    cam_obj = new_object("3D Photo Camera", cam, coll)
+    scene.camera = cam_obj
+    built = Built(coll, ob, cam_obj, img)
+    if animate:
+        animate_camera(built, result, scene=scene)
+    else:
+        wr, hr = result.render_size
+        _set_camera(cam_obj, result)
+        cam_obj.matrix_world = bcam.pose_matrix(np.zeros(3), np.eye(3))
+        brender.configure(scene, engine=s.engine, width=wr, height=hr, fps=s.fps, frame_start=1,
+                          frame_end=scene.frame_end)
+    return built
+
+
+def _set_camera(cam_obj, result: PipelineResult) -> None:
+    cam = cam_obj.data
     wr, hr = result.render_size
     bcam.set_intrinsics(cam, result.K_render, wr, hr)
     # clip range around the scene's depth so nothing is cut, whatever the units
     cam.clip_start = float(max(1e-4, result.scene.near * 0.05))
     cam.clip_end = float(np.nanmax(result.Z) * 10.0)
-    cam_obj = new_object("3D Photo Camera", cam, coll)
+
+
+def animate_camera(built: Built, result: PipelineResult, *, scene=None) -> None:
+    """Key the camera move of ``result.camera`` on frames 1..F and set the scene to render it.
+
+    Clears earlier keys of the camera, sets intrinsics (with the overscan zoom), the scene camera,
+    frame range 1..F, fps, resolution and engine.
+    """
+    scene = scene or bpy.context.scene
+    s = result.settings
+    cam_obj = built.camera_object
+    cam_obj.animation_data_clear()
+    cam_obj.data.animation_data_clear()
+    _set_camera(cam_obj, result)
+    wr, hr = result.render_size
     keys = result.camera
-    # focal lengths are for the photo; scale to the render's horizontal fit
+    # focal lengths are for the photo; scale to the render's horizontal fit (and overscan zoom)
     scale = result.K_render[0, 0] / result.K[0, 0] * result.photo.rgb.shape[1] / wr
     bcam.animate(cam_obj, keys.positions, keys.rotations, keys.focal_px * scale,
                  result.photo.rgb.shape[1])
@@ -152,4 +200,17 @@ def build(result: PipelineResult, *, scene=None) -> Built:
     brender.configure(scene, engine=s.engine, width=wr, height=hr, fps=s.fps, frame_start=1,
                       frame_end=len(keys.positions))
     scene.frame_set(1)
-    return Built(coll, ob, cam_obj, img)
+
+
+def find_built(scene=None):
+    """The :class:`Built` of the 3D photo in ``scene`` from an earlier :func:`build`, or None."""
+    scene = scene or bpy.context.scene
+    coll = next((c for c in bpy.data.collections if c.get(GENERATED_KEY)), None)
+    if coll is None:
+        return None
+    cam = next((o for o in coll.objects if o.type == "CAMERA"), None)
+    photo = next((o for o in coll.objects if o.type != "CAMERA"), None)
+    img = next((i for i in bpy.data.images if i.get(GENERATED_KEY) and i.name.startswith("3D Photo image")), None)
+    if cam is None or photo is None:
+        return None
+    return Built(coll, photo, cam, img)

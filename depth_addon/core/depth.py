@@ -518,3 +518,29 @@ def write_depth(path, values, *, kind: str, overwrite: bool = False) -> str:
     except OSError as exc:
         raise InputError(f"could not write {path} ({exc.strerror or exc})") from None
     return path
+
+
+def displacement_map(Z: np.ndarray, *, low: float = 0.5, high: float = 99.5) -> np.ndarray:
+    """Displacement texture of a depth map: inverse depth normalised to [0, 1], 1 = near.
+
+    Inverse depth (not depth) is what a displacement along the view direction of a plane facing
+    the camera approximates best for a pinhole view (parallax is linear in 1/Z).
+
+    Args:
+        Z: (H, W) depth > 0 (any units).
+        low, high: percentiles of 1/Z mapped to 0 and 1 (robust to outliers; values are clipped).
+    Returns:
+        (H, W) float32 in [0, 1].
+    Raises:
+        InputError: if Z has no finite positive value.
+    """
+    z = np.asarray(Z, dtype=np.float64)
+    ok = np.isfinite(z) & (z > 0)
+    if not ok.any():
+        raise InputError("depth map has no usable values (all NaN/inf/<=0)")
+    w = np.zeros_like(z)
+    w[ok] = 1.0 / z[ok]
+    lo, hi = np.percentile(w[ok], [low, high])
+    n = (w - lo) / max(hi - lo, 1e-12)
+    n[~ok] = 0.0
+    return np.clip(n, 0.0, 1.0).astype(np.float32)

@@ -60,6 +60,10 @@ class Settings:
     resolution: Optional[tuple] = None
     engine: str = "workbench"
     overscan: bool = True
+    # filled background layer behind torn edges (core/layers.py); band_px None = auto from the move
+    fill_background: bool = True
+    band_px: Optional[int] = None
+    inpaint: str = "telea"
 
     def validate(self) -> None:
         """Raise InputError for out-of-range settings (before any slow work starts)."""
@@ -83,6 +87,10 @@ class Settings:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
+        if self.inpaint not in ("telea", "ns", "nearest"):
+            raise InputError(f"--inpaint must be telea or ns, got {self.inpaint!r}")
+        if self.band_px is not None and not self.band_px >= 1:
+            raise InputError(f"--band must be at least 1 px, got {self.band_px}")
 
     @property
     def n_frames(self) -> int:
@@ -121,6 +129,9 @@ class PipelineResult:
     settings: Settings
     zoom: float = 1.0
     notes: list = field(default_factory=list)
+    #: filled background layer (core.layers.BackgroundLayer: mesh, texture, band, stretch budget)
+    #: for a torn mesh with settings.fill_background, else None
+    background: Optional[object] = None
 
 
 def load_photo(image: ImageInput) -> Photo:
@@ -277,10 +288,23 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     report(progress, "build geometry", 1.0)
 
     plan = plan_camera(Z, K, settings, depth_result.valid)
+    background = None
+    if settings.mode == "mesh" and settings.fill_background and settings.tear_threshold is not None:
+        from .layers import build_background
+        report(progress, "fill background", 0.0)
+        background = build_background(photo.rgb, Z, K, plan.keys, scene=plan.scene,
+                                      tear_threshold=settings.tear_threshold,
+                                      band_px=settings.band_px, method=settings.inpaint,
+                                      step=settings.step)
+        if background.holes_expected:
+            notice(f"the camera move reveals up to {background.needed_px:.0f} px behind edges but the "
+                   f"filled band is {background.band_px} px: holes will show; use --amount "
+                   f"{background.safe_amount:.2g} or less")
+        report(progress, "fill background", 1.0)
     return PipelineResult(photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=plan.keys, scene=plan.scene,
                           render_size=plan.render_size, K_render=plan.K_render, settings=settings,
-                          zoom=plan.zoom, notes=list(depth_result.notes))
+                          zoom=plan.zoom, notes=list(depth_result.notes), background=background)
 
 
 @dataclass

@@ -99,7 +99,8 @@ def test_rebuild_replaces_only_what_it_generated(tmp_path, empty_scene):
     bscene.build(_run(tmp_path), scene=empty_scene)
     bscene.build(_run(tmp_path), scene=empty_scene)
     names = sorted(o.name for o in bpy.data.objects)
-    assert names == ["3D Photo", "3D Photo Camera", "user object"]
+    # (the step photo tears, so the filled background layer is there too: core/layers.py)
+    assert names == ["3D Photo", "3D Photo Camera", "3D Photo background", "user object"]
     assert len([c for c in bpy.data.collections if c.name.startswith("3D Photo")]) == 1
 
 

@@ -1,0 +1,581 @@
+"""A filled background layer behind every torn depth edge, and how far the camera may move.
+
+Why: tearing the mesh at depth edges (:func:`.geometry.build_mesh`) removes the rubber sheet, but a
+moving camera then looks *behind* the foreground, where the photo has no pixels: holes. This module
+builds the second layer of a layered depth image (Shade et al., SIGGRAPH 1998 "Layered Depth
+Images"), restricted, like 3D Photo Inpainting (Shih et al., CVPR 2020), to a band along every
+depth edge, but with classical, fast filling instead of learned networks:
+
+1. Edges: the slope-aware test of :func:`.geometry.detect_tears` on the per-pixel depth at a working
+   resolution (at most :data:`WORK_MAX_PIXELS`), with a slightly lower threshold than the mesh's
+   (:data:`LAYER_THRESHOLD_FACTOR`) so every edge the mesh tears has a layer behind it. Each torn
+   neighbour pair gives a *near* seed and a *far* seed pixel.
+2. Band: the largest disocclusion the camera path reveals, in photo pixels: the near and far 3D
+   points of every torn pair are projected into every frame and their separation measured
+   (:func:`disocclusion_px`), plus a margin, capped at :data:`BAND_CAP_FRACTION` of the long side.
+3. Background depth (edge-aware, from the far side only): every pixel within the band of a near
+   seed takes the inverse depth of its nearest far seed (exact nearest-seed propagation with
+   OpenCV's labelled distance transform), smoothed by a normalised Gaussian inside the hole. The
+   hole is where that propagated background is clearly *behind* the pixel (by half the
+   threshold), so a pixel is never put on the wrong side and a steep ground plane gets no layer.
+4. Colour: OpenCV inpainting, Telea's fast marching method (Telea, J. Graphics Tools 2004) or the
+   Navier-Stokes method (Bertalmio, Bertozzi & Sapiro, CVPR 2001), run with background-side pixels
+   as the only source: the near side just beyond the band is first overwritten with the colour of
+   its nearest background-side pixel, and the 1-2 px of mixed (anti-aliased) pixels right at the
+   edge are masked too, so no foreground colour can bleed into the fill. ``"nearest"`` (that
+   nearest-background colour alone) is kept as a cheap baseline for the benchmark.
+5. Mesh: a grid mesh of the band only (a couple of pixels of overlap on the far side close the
+   seam), textured with the inpainted crop, placed a hair (:data:`LAYER_PULL`) in front of the main
+   mesh's far surface and well behind the foreground.
+
+Stretch budget (:func:`stretch_budget`): disocclusions grow linearly with the preset's ``amount``;
+the budget is the largest amount whose largest disocclusion still fits in the band (the band cap
+when the band is automatic). Beyond it the camera reveals holes wider than the filled band.
+
+No bpy here. Coordinates follow :mod:`.geometry` (OpenCV camera axes, pixel centres at integers).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from . import camera_path as cp
+from . import geometry as geo
+from .errors import InputError
+
+INPAINT_METHODS = ("telea", "ns", "nearest")
+#: layering runs on a copy of the depth/photo with at most this many pixels (12 MP -> ~half size)
+WORK_MAX_PIXELS = 3_000_000
+#: the layer's edge test uses this fraction of the mesh's tear threshold (covers every mesh tear)
+LAYER_THRESHOLD_FACTOR = 0.75
+#: the automatic band is capped at this fraction of the photo's longer side
+BAND_CAP_FRACTION = 0.10
+#: smallest band (photo px) even for a still camera: covers the mesh's own torn cells
+MIN_BAND_PX = 4
+#: far-side overlap of the layer (work px): closes the seam with the main mesh's far surface
+OVERLAP_PX = 2
+#: mixed pixels on the far side of an edge that are not used as inpainting source (work px)
+FAR_MARGIN_PX = 1.5
+#: inpainting neighbourhood radius of cv2.inpaint (work px)
+INPAINT_RADIUS = 3
+#: the layer is moved this fraction of its depth towards the camera (in front of the main mesh's
+#: far copy, which carries foreground texture under the near surface; still behind the foreground)
+LAYER_PULL = 0.003
+#: at most this many torn pairs are projected per frame when sizing the band / budget
+MAX_EDGE_SAMPLES = 20_000
+
+
+@dataclass
+class TornEdges:
+    """Torn neighbour pairs of a depth map (one entry per pair).
+
+    Attributes:
+        near: (E,) int64 flat indices of the near-side pixel of each pair.
+        far: (E,) int64 flat indices of the far-side pixel.
+        z_near: (E,) float32 depth of the near pixel (scene units).
+        z_far: (E,) float32 depth of the far surface next to the pair: the farthest depth in the
+            far pixel's 3x3 neighbourhood (robust to one blurred pixel on the edge).
+        shape: (h, w) of the map the indices refer to.
+    """
+
+    near: np.ndarray
+    far: np.ndarray
+    z_near: np.ndarray
+    z_far: np.ndarray
+    shape: tuple
+
+    def __len__(self) -> int:
+        return int(self.near.size)
+
+
+@dataclass
+class BackgroundLayer:
+    """The filled background layer of a 3D photo (see module doc).
+
+    Attributes:
+        mesh: :class:`.geometry.MeshData` of the band only, in the photo camera's OpenCV
+            coordinates (scene units); its UVs address ``texture``. No faces if nothing tore.
+        texture: (th, tw, 3) float32 sRGB in [0, 1]: the inpainted image cropped to the layer.
+        texture_origin: (x0, y0) working-resolution pixel of the crop's top-left texel.
+        hole: (h, w) bool at the working resolution: pixels where the layer continues behind the
+            foreground (inpainted).
+        layer_mask: (h, w) bool: hole plus the far-side overlap (the pixels the layer covers).
+        depth: (h, w) float32 background depth (scene units) where ``layer_mask``, NaN elsewhere.
+        scale: working-resolution pixels per photo pixel (<= 1).
+        band_px: band width used, photo pixels (into the foreground from each torn edge).
+        needed_px: largest disocclusion of the camera path, photo pixels (0 without a path).
+        band_cap_px: cap of the automatic band, photo pixels.
+        safe_amount: stretch budget: the largest preset ``amount`` whose disocclusions fit the band
+            (inf if nothing tore or the path reveals nothing).
+        method: inpainting method used.
+        n_edges: torn neighbour pairs found at the working resolution.
+        seconds: wall time of :func:`build_background`.
+    """
+
+    mesh: geo.MeshData
+    texture: np.ndarray
+    texture_origin: tuple
+    hole: np.ndarray
+    layer_mask: np.ndarray
+    depth: np.ndarray
+    scale: float
+    band_px: int
+    needed_px: float
+    band_cap_px: int
+    safe_amount: float
+    method: str
+    n_edges: int
+    seconds: float
+
+    @property
+    def holes_expected(self) -> bool:
+        """True when the camera path reveals more than the band holds (holes will show)."""
+        return self.needed_px > self.band_px
+
+
+# ------------------------------------------------------------------------------------------------
+# edges, band, budget
+
+def torn_edges(Z: np.ndarray, threshold: float = geo.DEFAULT_TEAR_THRESHOLD) -> TornEdges:
+    """Per-pixel torn neighbour pairs of a depth map, split into near and far side.
+
+    Uses the slope-aware, non-maximum-suppressed test of :func:`.geometry.detect_tears` (a jump of
+    inverse depth not explained by the local slope, relative to the nearer side).
+
+    Args:
+        Z: (h, w) float depth > 0, finite (scene units).
+        threshold: relative depth jump that counts as an edge (> 0).
+    Returns:
+        :class:`TornEdges` (possibly empty).
+    Raises:
+        InputError: if Z is not a 2-D map of finite positive depths or threshold <= 0.
+    """
+    import cv2
+
+    Z = _check_depth(Z)
+    if not threshold > 0:
+        raise InputError(f"edge threshold must be > 0, got {threshold}")
+    h, w = Z.shape
+    th, tv = geo.detect_tears(Z, threshold)
+    idx = np.arange(h * w, dtype=np.int64).reshape(h, w)
+    a = np.concatenate([idx[:, :-1][th], idx[:-1, :][tv]])
+    b = np.concatenate([idx[:, 1:][th], idx[1:, :][tv]])
+    zf = Z.ravel()
+    a_near = zf[a] <= zf[b]
+    near = np.where(a_near, a, b)
+    far = np.where(a_near, b, a)
+    zmax = cv2.dilate(Z, np.ones((3, 3), np.uint8)).ravel()
+    return TornEdges(near=near, far=far, z_near=zf[near].astype(np.float32),
+                     z_far=np.maximum(zmax[far], zf[far]).astype(np.float32), shape=(h, w))
+
+
+def _sample_edges(edges: TornEdges, max_samples: int = MAX_EDGE_SAMPLES) -> np.ndarray:
+    n = len(edges)
+    if n <= max_samples:
+        return np.arange(n)
+    # keep the pairs with the largest relative jump first (they set the maximum), then a spread
+    jump = 1.0 - edges.z_near / edges.z_far
+    top = np.argsort(-jump)[: max_samples // 2]
+    rest = np.linspace(0, n - 1, max_samples - top.size).astype(np.int64)
+    return np.unique(np.concatenate([top, rest]))
+
+
+def disocclusion_px(edges: TornEdges, K: np.ndarray, keys: cp.CameraKeys, *,
+                    scale: float = 1.0) -> float:
+    """Largest strip of background, in photo pixels, that a camera path reveals behind the
+    foreground at the torn edges (how wide the filled band must be).
+
+    For every torn pair, with near point P_n and far point P_f on the same photo ray, and every
+    frame's camera centre c: the frame's ray through P_n (the foreground silhouette) meets the far
+    surface (locally the plane Z = Z_far) at X = c + (P_n - c) (Z_far - c_z) / (Z_near - c_z); the
+    distance between X and P_f, measured in photo pixels (both projected with K), is the width of
+    background the frame sees next to the silhouette that the photo did not. For a sideways move t
+    it is f |t| (1/Z_near - 1/Z_far); rotation and zoom reveal nothing, so only the centres matter.
+
+    Args:
+        edges: :class:`TornEdges` of a map at ``scale`` x the photo's size.
+        K: (3, 3) intrinsics of the photo in pixels.
+        keys: camera path (:func:`.camera_path.camera_path`); only ``positions`` are used.
+        scale: working pixels per photo pixel of ``edges`` (<= 1).
+    Returns:
+        float >= 0, photo pixels (0 for no edges or a still camera).
+    """
+    if len(edges) == 0 or len(keys.positions) == 0:
+        return 0.0
+    sel = _sample_edges(edges)
+    h, w = edges.shape
+    vv, uu = np.divmod(edges.near[sel], w)
+    u = (uu + 0.5) / scale - 0.5  # working pixel centre -> photo pixel coordinates
+    v = (vv + 0.5) / scale - 0.5
+    zn = edges.z_near[sel].astype(np.float64)
+    zf = edges.z_far[sel].astype(np.float64)
+    ray = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], 1)
+    pn = ray * zn[:, None]
+    best = 0.0
+    for c in np.asarray(keys.positions, dtype=np.float64):
+        ok = zn - c[2] > 1e-9 * zn  # the silhouette is in front of this camera
+        if not ok.any():
+            continue
+        s = (zf[ok] - c[2]) / (zn[ok] - c[2])
+        X = c + (pn[ok] - c) * s[:, None]  # on the plane Z = z_far
+        du = (X[:, 0] / zf[ok] - ray[ok, 0]) * K[0, 0]
+        dv = (X[:, 1] / zf[ok] - ray[ok, 1]) * K[1, 1]
+        best = max(best, float(np.hypot(du, dv).max()))
+    return best
+
+
+def band_cap_px(width: int, height: int) -> int:
+    """Cap of the automatic band: :data:`BAND_CAP_FRACTION` of the longer side, photo pixels."""
+    return max(MIN_BAND_PX, int(round(BAND_CAP_FRACTION * max(width, height))))
+
+
+def auto_band_px(needed_px: float, width: int, height: int) -> int:
+    """Band for a disocclusion of ``needed_px``: 15 % + 2 px margin, at least :data:`MIN_BAND_PX`,
+    at most :func:`band_cap_px` (photo pixels, int)."""
+    want = int(math.ceil(1.15 * max(0.0, needed_px) + 2.0))
+    return int(min(max(MIN_BAND_PX, want), band_cap_px(width, height)))
+
+
+def stretch_budget(edges: TornEdges, K: np.ndarray, preset: str, scene: cp.SceneDepth,
+                   width: int, band_px: float, *, scale: float = 1.0, samples: int = 48,
+                   max_amount: float = 20.0) -> float:
+    """The largest motion ``amount`` of a preset whose disocclusions fit into ``band_px``.
+
+    Bisection on :func:`disocclusion_px` of the preset sampled at ``samples`` points of its path
+    (it grows monotonically, nearly linearly, with the amount).
+
+    Args:
+        edges: :class:`TornEdges` (working resolution ``scale``).
+        K: (3, 3) photo intrinsics; preset: one of :data:`.camera_path.PRESETS`.
+        scene: near/far/focus depths the preset is sized by; width: photo width in pixels.
+        band_px: filled band width, photo pixels (> 0).
+        max_amount: upper end of the search.
+    Returns:
+        amount >= 0 (``inf`` when no torn edge exists or the path reveals nothing up to
+        ``max_amount``).
+    Raises:
+        InputError: unknown preset or band_px <= 0.
+    """
+    if preset not in cp.PRESETS:
+        raise InputError(f"unknown preset {preset!r}; choose one of: {', '.join(cp.PRESETS)}")
+    if not band_px > 0:
+        raise InputError(f"band width must be > 0 px, got {band_px}")
+    if len(edges) == 0:
+        return math.inf
+    t = np.linspace(0.0, 1.0, samples)
+
+    def need(a):
+        return disocclusion_px(edges, K, cp.camera_path_at(preset, t, scene, K, width, amount=a),
+                               scale=scale)
+
+    if need(max_amount) <= band_px:
+        return math.inf
+    lo, hi = 0.0, max_amount
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        if need(mid) <= band_px:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-3 * max(hi, 1e-3):
+            break
+    return lo
+
+
+# ------------------------------------------------------------------------------------------------
+# layering
+
+def _check_depth(Z) -> np.ndarray:
+    Z = np.asarray(Z)
+    if Z.ndim != 2 or min(Z.shape) < 2:
+        raise InputError(f"depth must be an (H, W) array of at least 2x2, got shape {Z.shape}")
+    Z = Z.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(Z)) or Z.min() <= 0:
+        raise InputError("depth must be finite and positive everywhere (fill holes first)")
+    return Z
+
+
+def work_scale(width: int, height: int, max_pixels: int = WORK_MAX_PIXELS) -> float:
+    """Working pixels per photo pixel (<= 1) so the working copy has at most ``max_pixels``."""
+    n = width * height
+    return 1.0 if n <= max_pixels else math.sqrt(max_pixels / n)
+
+
+def _nearest(src_mask: np.ndarray):
+    """(distance, flat index of the nearest True pixel) for every pixel (OpenCV's labelled
+    Euclidean distance transform, 5x5 mask; Borgefors' chamfer approximation)."""
+    import cv2
+
+    h, w = src_mask.shape
+    d, lab = cv2.distanceTransformWithLabels((~src_mask).astype(np.uint8), cv2.DIST_L2, 5,
+                                             labelType=cv2.DIST_LABEL_PIXEL)
+    lut = np.zeros(int(lab.max()) + 1, dtype=np.int64)
+    lut[lab[src_mask]] = np.flatnonzero(src_mask)
+    return d, lut[lab]
+
+
+def _distance(src_mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.distanceTransform((~src_mask).astype(np.uint8), cv2.DIST_L2, 5)
+
+
+def background_depth(Z: np.ndarray, edges: TornEdges, band: float, threshold: float):
+    """Extend the background's depth behind the foreground from the far side of every edge.
+
+    Args:
+        Z: (h, w) float32 depth > 0 (working resolution, scene units).
+        edges: its :class:`TornEdges`.
+        band: band width in working pixels (> 0).
+        threshold: the edge threshold used for ``edges`` (relative depth jump).
+    Returns:
+        (hole, w_bg, aux): hole (h, w) bool = pixels within ``band`` of a near seed that lie in
+        front of the propagated background by more than threshold / 2; w_bg (h, w) float32 inverse
+        background depth (valid on ``hole``; original 1/Z elsewhere); aux: dict of intermediate
+        maps (``d_near``, ``d_far``, ``infront``) for the colour step.
+    """
+    import cv2
+
+    h, w = Z.shape
+    inv = (1.0 / Z).astype(np.float32)
+    near_seed = np.zeros(h * w, bool)
+    near_seed[edges.near] = True
+    near_seed = near_seed.reshape(h, w)
+    far_seed = np.zeros(h * w, bool)
+    far_seed[edges.far] = True
+    far_seed = far_seed.reshape(h, w)
+    d_near = _distance(near_seed)
+    d_far, nearest_far = _nearest(far_seed)
+    # inverse depth of the far surface at each far seed: the farthest in its 3x3 neighbourhood
+    w_src = cv2.erode(inv, np.ones((3, 3), np.uint8))
+    w_prop = w_src.ravel()[nearest_far]  # (h, w): nearest far seed's background, everywhere
+    infront = w_prop < inv * (1.0 - 0.5 * threshold)
+    hole = infront & (d_near <= band)
+    # smooth the nearest-seed staircase (normalised Gaussian inside the hole only)
+    w_bg = inv.copy()
+    if hole.any():
+        m = hole.astype(np.float32)
+        num = cv2.GaussianBlur(np.where(hole, w_prop, 0.0).astype(np.float32), (0, 0), 2.0)
+        den = cv2.GaussianBlur(m, (0, 0), 2.0)
+        sm = np.divide(num, den, out=w_prop.copy(), where=den > 1e-6)
+        # never in front of the propagated background's own "behind" limit
+        w_bg[hole] = np.minimum(sm[hole], inv[hole] * (1.0 - 0.5 * threshold))
+    return hole, w_bg, dict(d_near=d_near, d_far=d_far, infront=infront)
+
+
+def inpaint_background(rgb: np.ndarray, hole: np.ndarray, aux: dict, band: float, *,
+                       method: str = "telea", radius: float = INPAINT_RADIUS) -> np.ndarray:
+    """Inpaint the background's colour behind the foreground, from the background side only.
+
+    Telea (2004) fast marching or Navier-Stokes (Bertalmio et al. 2001) via ``cv2.inpaint``; the
+    foreground next to the hole is first replaced by its nearest background-side colour and the
+    mixed pixels on the far side of the edge are masked too, so only background pixels feed the
+    fill. ``"nearest"`` returns that nearest background-side colour (no diffusion).
+
+    Args:
+        rgb: (h, w, 3) float32 sRGB in [0, 1] (working resolution).
+        hole: (h, w) bool pixels to fill (from :func:`background_depth`).
+        aux: the ``aux`` dict of :func:`background_depth`.
+        band: band width in working pixels.
+        method: one of :data:`INPAINT_METHODS`.
+        radius: cv2.inpaint neighbourhood radius in pixels.
+    Returns:
+        (h, w, 3) float32: ``rgb`` with the hole filled (all other pixels unchanged).
+    Raises:
+        InputError: unknown method.
+    """
+    import cv2
+
+    if method not in INPAINT_METHODS:
+        raise InputError(f"unknown inpainting method {method!r}; choose one of: "
+                         f"{', '.join(INPAINT_METHODS)}")
+    out = np.array(rgb, dtype=np.float32, copy=True)
+    if not hole.any():
+        return out
+    d_near, d_far, infront = aux["d_near"], aux["d_far"], aux["infront"]
+    reach = band + radius + 3.0
+    far_margin = (~infront) & (d_far <= FAR_MARGIN_PX) & (d_near <= FAR_MARGIN_PX + 1.5)
+    ring = infront & (d_near <= reach) & ~hole  # foreground just beyond the band
+    source = (~infront) & ~far_margin & (d_far <= reach + 2.0)
+    if not source.any():
+        source = ~(infront | far_margin)
+    if not source.any():
+        return out
+    _, nearest_src = _nearest(source)
+    flat = out.reshape(-1, 3)
+    fill = (hole | ring).ravel()
+    flat[fill] = flat[nearest_src.ravel()[fill]]  # nearest background-side colour
+    res = np.array(rgb, dtype=np.float32, copy=True)
+    if method == "nearest":
+        res[hole] = out[hole]
+        return res
+    # crop to the part that matters (cv2.inpaint works on the whole image it is given)
+    ys, xs = np.nonzero(hole)
+    pad = int(math.ceil(radius)) + 2
+    y0, y1 = max(0, ys.min() - pad), min(hole.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(hole.shape[1], xs.max() + pad + 1)
+    crop = np.clip(np.rint(out[y0:y1, x0:x1] * 255.0), 0, 255).astype(np.uint8)
+    mask = (hole | far_margin)[y0:y1, x0:x1].astype(np.uint8)
+    flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
+    filled = cv2.inpaint(crop, mask, float(radius), flag).astype(np.float32) / 255.0
+    hm = hole[y0:y1, x0:x1]
+    res[y0:y1, x0:x1][hm] = filled[hm]
+    return res
+
+
+def layer_mesh(layer_mask: np.ndarray, depth: np.ndarray, texture_rgb: np.ndarray, K: np.ndarray,
+               photo_size: tuple, *, scale: float = 1.0, step: int = 2,
+               threshold: float = geo.DEFAULT_TEAR_THRESHOLD):
+    """Grid mesh of the cells that touch ``layer_mask`` (the band only), and its texture crop.
+
+    Vertices sit on a grid every ``step`` working pixels (outer ones on the picture's border, as in
+    :func:`.geometry.build_mesh`), take the layer depth (extended from the nearest layer pixel
+    where a corner falls outside the mask), are pulled :data:`LAYER_PULL` towards the camera and
+    unprojected along the photo's rays. Cells whose corners differ by more than ``threshold`` in
+    relative depth are left out (a seam between two different backgrounds).
+
+    Args:
+        layer_mask: (h, w) bool working-resolution pixels the layer must cover.
+        depth: (h, w) float32 layer depth (> 0 where ``layer_mask``), scene units.
+        texture_rgb: (h, w, 3) float32 inpainted image (working resolution).
+        K: (3, 3) photo intrinsics; photo_size: (W, H) of the photo in pixels.
+        scale: working pixels per photo pixel; step: grid spacing in working pixels (>= 1).
+    Returns:
+        (MeshData, texture (th, tw, 3) float32 crop the UVs address, (x0, y0) the crop's origin in
+        working pixels).
+    """
+    import cv2
+
+    h, w = layer_mask.shape
+    W, H = photo_size
+    step = max(1, int(step))
+    empty = geo.MeshData(np.zeros((0, 3), np.float32), np.zeros((0, 4), np.int32),
+                         np.zeros((0, 2), np.float32), (0, 0), 0, 0)
+    if not layer_mask.any():
+        return empty, np.zeros((1, 1, 3), np.float32), (0, 0)
+    xs = np.unique(np.concatenate([np.arange(0, w, step), [w - 1]]))
+    ys = np.unique(np.concatenate([np.arange(0, h, step), [h - 1]]))
+    S = cv2.integral(layer_mask.astype(np.uint8))  # (h+1, w+1) int32
+    y0, y1 = ys[:-1], ys[1:]
+    x0, x1 = xs[:-1], xs[1:]
+    cnt = (S[np.ix_(y1 + 1, x1 + 1)] - S[np.ix_(y0, x1 + 1)] - S[np.ix_(y1 + 1, x0)]
+           + S[np.ix_(y0, x0)])
+    keep = cnt > 0  # (gh-1, gw-1)
+    # layer depth everywhere (nearest layer pixel) so corners outside the mask stay on the layer
+    _, nearest = _nearest(layer_mask)
+    zext = depth.ravel()[nearest].reshape(h, w)
+    zg = zext[np.ix_(ys, xs)]
+    wg = 1.0 / zg
+    corners = np.stack([wg[:-1, :-1], wg[:-1, 1:], wg[1:, 1:], wg[1:, :-1]], 0)
+    jump = 1.0 - corners.min(0) / corners.max(0)
+    keep &= jump <= threshold
+    if not keep.any():
+        return empty, np.zeros((1, 1, 3), np.float32), (0, 0)
+    gh, gw = len(ys), len(xs)
+    idx = np.arange(gh * gw, dtype=np.int64).reshape(gh, gw)
+    ca, cb, cc, cd = idx[:-1, :-1][keep], idx[:-1, 1:][keep], idx[1:, 1:][keep], idx[1:, :-1][keep]
+    quads = np.stack([ca, cd, cc, cb], 1)  # counter-clockwise seen from the camera
+    used, inv_idx = np.unique(quads, return_inverse=True)
+    quads = inv_idx.reshape(-1, 4).astype(np.int32)
+    vr, vc = np.divmod(used, gw)
+    xw = xs[vc].astype(np.float64)
+    yw = ys[vr].astype(np.float64)
+    z = zg[vr, vc].astype(np.float64) * (1.0 - LAYER_PULL)
+    # working pixel -> photo pixel; outer vertices onto the picture's border
+    u = (xw + 0.5) / scale - 0.5
+    v = (yw + 0.5) / scale - 0.5
+    u[vc == 0], u[vc == gw - 1] = -0.5, W - 0.5
+    v[vr == 0], v[vr == gh - 1] = -0.5, H - 0.5
+    pos = geo.unproject(u, v, z, K)
+    # texture crop and UVs (working pixel coordinates of the vertices)
+    xw_b = (u + 0.5) * scale - 0.5
+    yw_b = (v + 0.5) * scale - 0.5
+    cx0, cx1 = int(xs[vc].min()), int(xs[vc].max())
+    cy0, cy1 = int(ys[vr].min()), int(ys[vr].max())
+    tex = np.ascontiguousarray(texture_rgb[cy0:cy1 + 1, cx0:cx1 + 1], dtype=np.float32)
+    th, tw = tex.shape[:2]
+    uv = np.stack([(xw_b + 0.5 - cx0) / tw, 1.0 - (yw_b + 0.5 - cy0) / th], 1).astype(np.float32)
+    mesh = geo.MeshData(positions=pos, faces=quads, uvs=np.clip(uv, 0.0, 1.0), grid=(gw, gh),
+                        n_base_faces=int(keep.sum()), n_torn_cells=0)
+    return mesh, tex, (cx0, cy0)
+
+
+def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
+                     keys: Optional[cp.CameraKeys] = None, *,
+                     scene: Optional[cp.SceneDepth] = None,
+                     tear_threshold: float = geo.DEFAULT_TEAR_THRESHOLD,
+                     band_px: Optional[int] = None, method: str = "telea", step: float = 2.0,
+                     max_pixels: int = WORK_MAX_PIXELS) -> BackgroundLayer:
+    """Layer + inpaint + mesh the background behind every torn edge of a photo (module doc).
+
+    Args:
+        rgb: (H, W, 3) float sRGB in [0, 1] (the photo).
+        Z: (H, W) float depth > 0 (scene units), finite everywhere.
+        K: (3, 3) photo intrinsics in pixels.
+        keys: camera path; sizes the automatic band (:func:`disocclusion_px`) and the budget.
+        scene: near/far/focus of the scene (for the budget); default from Z.
+        tear_threshold: the mesh's tear threshold (relative depth jump, > 0); the layer uses
+            :data:`LAYER_THRESHOLD_FACTOR` x this.
+        band_px: band width in photo pixels (>= 1), or None = automatic from the camera path
+            (:func:`auto_band_px`; :data:`MIN_BAND_PX` without a path).
+        method: inpainting method, one of :data:`INPAINT_METHODS`.
+        step: photo pixels per layer vertex (converted to working pixels, at least 2).
+        max_pixels: working-resolution cap (:func:`work_scale`).
+    Returns:
+        :class:`BackgroundLayer`.
+    Raises:
+        InputError: shapes differ, bad depth, band_px < 1, unknown method, threshold <= 0.
+    """
+    import cv2
+
+    t0 = time.perf_counter()
+    Z = _check_depth(Z)
+    rgb = np.asarray(rgb, dtype=np.float32)
+    H, W = Z.shape
+    if rgb.shape[:2] != (H, W) or rgb.ndim != 3 or rgb.shape[2] < 3:
+        raise InputError(f"photo is {rgb.shape} but depth is {Z.shape}: they must match")
+    if band_px is not None and not band_px >= 1:
+        raise InputError(f"band width must be at least 1 px, got {band_px}")
+    if method not in INPAINT_METHODS:
+        raise InputError(f"unknown inpainting method {method!r}; choose one of: "
+                         f"{', '.join(INPAINT_METHODS)}")
+    if not (tear_threshold and tear_threshold > 0):
+        raise InputError(f"tear threshold must be > 0, got {tear_threshold}")
+    s = work_scale(W, H, max_pixels)
+    if s < 1.0:
+        size = (max(2, int(round(W * s))), max(2, int(round(H * s))))
+        s = size[0] / W
+        Zw = cv2.resize(Z, size, interpolation=cv2.INTER_NEAREST)  # keep steps sharp
+        img = cv2.resize(rgb[..., :3], size, interpolation=cv2.INTER_AREA)
+    else:
+        Zw, img = Z, rgb[..., :3]
+    thr = LAYER_THRESHOLD_FACTOR * tear_threshold
+    edges = torn_edges(Zw, thr)
+
+    needed = disocclusion_px(edges, K, keys, scale=s) if keys is not None else 0.0
+    cap = band_cap_px(W, H)
+    band = int(band_px) if band_px is not None else auto_band_px(needed, W, H)
+    band_w = max(1.0, band * s)
+
+    hole, w_bg, aux = background_depth(Zw, edges, band_w, thr)
+    filled = inpaint_background(img, hole, aux, band_w, method=method)
+    overlap = (~aux["infront"]) & (aux["d_far"] <= OVERLAP_PX) & (aux["d_near"] <= OVERLAP_PX + 1.5)
+    layer_mask = hole | overlap
+    depth = np.full(Zw.shape, np.nan, np.float32)
+    depth[layer_mask] = 1.0 / w_bg[layer_mask]
+    mesh, tex, origin = layer_mesh(layer_mask, np.where(layer_mask, depth, Zw).astype(np.float32), filled,
+                           K, (W, H), scale=s, step=max(2, int(round(step * s))), threshold=thr)
+
+    safe = math.inf
+    if keys is not None and len(edges):
+        sc = scene if scene is not None else cp.scene_depth(Z)
+        limit = band if band_px is not None else cap  # automatic band: up to its cap
+        safe = stretch_budget(edges, K, keys.preset, sc, W, limit, scale=s)
+    return BackgroundLayer(mesh=mesh, texture=tex, texture_origin=origin, hole=hole, layer_mask=layer_mask, depth=depth,
+                           scale=s, band_px=band, needed_px=needed, band_cap_px=cap,
+                           safe_amount=safe, method=method, n_edges=len(edges),
+                           seconds=time.perf_counter() - t0)

@@ -1,0 +1,126 @@
+"""All settings of the sidebar in one PropertyGroup on the scene (``Scene.depth3d``).
+
+:func:`to_settings` turns it into the core's :class:`~depth_addon.core.pipeline.Settings`, the
+same dataclass the CLI fills from its arguments: the UI and the CLI drive one pipeline.
+"""
+from __future__ import annotations
+
+import bpy
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
+
+from .core import camera_path as cp
+from .core import geometry as geo
+from .core.monocular import DEFAULT_MODEL, KNOWN_MODELS
+
+SOURCES = [
+    ("PHOTO", "Photo", "One photo; depth from a monocular model"),
+    ("STEREO", "Stereo Pair", "Left and right photos of a rectified stereo pair (or one side-by-side image)"),
+    ("DEPTH", "Photo + Depth Map", "A photo and a depth map you already have"),
+]
+MODEL_ITEMS = [(mid, label, f"{mid} ({licence})") for mid, (label, licence, _m) in KNOWN_MODELS.items()]
+MODEL_ITEMS.append(("CUSTOM", "Custom id or folder", "Any transformers depth-estimation model id or a local folder"))
+PRESET_ITEMS = [(p.upper().replace("-", "_"), p.replace("-", " ").title(),
+                 ("loops seamlessly" if p in cp.LOOP_PRESETS else "one-way move")) for p in cp.PRESETS]
+MODES = [
+    ("MESH", "Mesh (torn)", "Perspective-correct mesh torn at depth edges"),
+    ("POINTS", "Point Cloud", "One coloured point per sample (Geometry Nodes); exports PLY"),
+    ("PLANE", "Displaced Plane", "Plane + Subdivision + Displace modifiers (non-destructive)"),
+]
+
+
+class DEPTH_PG_settings(bpy.types.PropertyGroup):
+    """Settings of the 3D Photo sidebar (stored in the .blend with the scene)."""
+
+    source: EnumProperty(name="Source", items=SOURCES, default="PHOTO")
+    image_path: StringProperty(name="Photo", subtype="FILE_PATH",
+                               description="Photo file (JPEG, PNG, TIFF, HEIC …)")
+    image: PointerProperty(name="Photo Image", type=bpy.types.Image,
+                           description="Use an image already in the .blend instead of a file")
+    right_path: StringProperty(name="Right", subtype="FILE_PATH",
+                               description="Right image of the stereo pair")
+    right_image: PointerProperty(name="Right Image", type=bpy.types.Image)
+    sbs: EnumProperty(name="Layout", items=[
+        ("NONE", "Two Images", "Left and right are separate images"),
+        ("lr", "Side by Side", "One image: left view on the left (parallel)"),
+        ("rl", "Cross-eyed", "One image: left view on the right (cross-eyed)")], default="NONE")
+    depth_path: StringProperty(name="Depth Map", subtype="FILE_PATH",
+                               description="Depth map file (.png 8/16-bit, .exr, .npy, .tif)")
+    depth_kind: EnumProperty(name="Depth Kind", items=[
+        ("auto", "Auto", "Integer PNG = inverse depth (white near); float = depth"),
+        ("metric", "Metric Depth (m)", ""), ("relative", "Relative Depth", ""),
+        ("inverse", "Inverse Depth / Disparity (white near)", ""),
+        ("disparity", "Disparity (px)", "")], default="auto")
+
+    model: EnumProperty(name="Model", items=MODEL_ITEMS, default=DEFAULT_MODEL)
+    custom_model: StringProperty(name="Model Id or Folder", subtype="NONE",
+                                 description="Hugging Face id or a folder holding a downloaded model")
+    device: EnumProperty(name="Device", items=[
+        ("PREFS", "From Preferences", ""), ("auto", "Auto", "CUDA, then MPS, then CPU"),
+        ("cpu", "CPU", ""), ("cuda", "CUDA", ""), ("mps", "Apple MPS", "")], default="PREFS")
+    max_side: IntProperty(name="Resolution", default=0, min=0, max=4096, subtype="PIXEL",
+                          description="Longest side of the model's input (0 = the model's own size)")
+    focal_px: FloatProperty(name="Focal Length (px)", default=0.0, min=0.0,
+                            description="Focal length in pixels (0 = EXIF, else the field of view)")
+    fov_deg: FloatProperty(name="Field of View", default=geo.DEFAULT_FOV_DEG, min=5.0, max=160.0,
+                           description="Horizontal field of view (degrees) when the focal length is unknown")
+    baseline_m: FloatProperty(name="Baseline (m)", default=0.0, min=0.0, precision=4,
+                              description="Stereo baseline in metres (0 = relative depth)")
+    doffs: FloatProperty(name="doffs (px)", default=0.0,
+                         description="Principal-point offset between the stereo cameras, in pixels")
+
+    mode: EnumProperty(name="Build", items=MODES, default="MESH")
+    step: FloatProperty(name="Pixels per Vertex", default=2.0, min=1.0, max=64.0)
+    max_vertices: IntProperty(name="Max Vertices", default=geo.DEFAULT_MAX_VERTICES, min=1000)
+    use_tear: BoolProperty(name="Tear at Depth Edges", default=True)
+    tear_threshold: FloatProperty(name="Tear Threshold", default=geo.DEFAULT_TEAR_THRESHOLD,
+                                  min=0.001, max=1.0, precision=3,
+                                  description="Relative depth jump (beyond the local slope) that tears")
+
+    preset: EnumProperty(name="Camera Move", items=PRESET_ITEMS, default="CIRCLE")
+    amount: FloatProperty(name="Amount", default=1.0, min=0.0, soft_max=4.0,
+                          description="Motion strength: 1 = near plane moves 2.5 % of the width")
+    seconds: FloatProperty(name="Duration (s)", default=4.0, min=0.1, soft_max=60.0)
+    fps: IntProperty(name="FPS", default=30, min=1, max=240)
+    overscan: BoolProperty(name="Hide Edges (Overscan)", default=True,
+                           description="Zoom in just enough that the photo's border stays out of frame")
+    engine: EnumProperty(name="Engine", items=[
+        ("workbench", "Workbench", "Fastest"), ("eevee", "EEVEE", ""), ("cycles", "Cycles", "")],
+        default="workbench")
+
+    # state shown by the panel (not user settings)
+    status: StringProperty(name="Status", default="", options={"SKIP_SAVE"})
+    progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
+                            options={"SKIP_SAVE"})
+    running: BoolProperty(default=False, options={"SKIP_SAVE"})
+
+
+def model_name(props, prefs=None) -> str:
+    """Model id or folder chosen in the panel."""
+    if props.model == "CUSTOM":
+        return bpy.path.abspath(props.custom_model.strip()) if props.custom_model.startswith("//") \
+            else props.custom_model.strip()
+    return props.model
+
+
+def to_settings(props, prefs=None):
+    """The core Settings for the panel's properties (``prefs``: the add-on preferences or None)."""
+    from .core.pipeline import Settings
+
+    device = props.device
+    if device == "PREFS":
+        device = getattr(prefs, "device", "auto") if prefs is not None else "auto"
+    cache = getattr(prefs, "cache_dir", "") if prefs is not None else ""
+    return Settings(
+        mode=props.mode.lower(), model=model_name(props), device=device,
+        max_side=props.max_side or None, cache_dir=bpy.path.abspath(cache) if cache else None,
+        depth_kind=props.depth_kind, fov_deg=props.fov_deg, focal_px=props.focal_px or None,
+        baseline_m=props.baseline_m or None, doffs=props.doffs,
+        sbs=None if props.source != "STEREO" or props.sbs == "NONE" else props.sbs,
+        step=props.step, max_vertices=props.max_vertices,
+        tear_threshold=props.tear_threshold if props.use_tear else None,
+        preset=props.preset.lower().replace("_", "-"), amount=props.amount, seconds=props.seconds,
+        fps=props.fps, engine=props.engine, overscan=props.overscan)
+
+
+CLASSES = (DEPTH_PG_settings,)
