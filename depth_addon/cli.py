@@ -156,6 +156,29 @@ class _Progress:
             self.bar = None
 
 
+class _BlenderLogToDevNull:
+    """Send file descriptor 1 to /dev/null while Blender renders: its per-frame "Saved: …" /
+    "Video append frame" lines would bury the progress bar and the final line on stdout."""
+
+    def __enter__(self):
+        sys.stdout.flush()
+        try:
+            self._saved = os.dup(1)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.close(devnull)
+        except OSError:  # no real stdout (embedded): leave it alone
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            sys.stdout.flush()
+            os.dup2(self._saved, 1)
+            os.close(self._saved)
+        return False
+
+
 class _NoticeHandler(logging.Handler):
     def emit(self, record):
         print(f"notice: {record.getMessage()}", file=sys.stderr)
@@ -249,7 +272,8 @@ def run(args: argparse.Namespace) -> str:
             from .blender import render as brender
             if kind == "png":
                 os.makedirs(out, exist_ok=True)
-            brender.render_animation(scene, out, kind, progress=progress)
+            with _BlenderLogToDevNull():
+                brender.render_animation(scene, out, kind, progress=progress)
             written.insert(0, out)
     finally:
         progress.close()

@@ -2,7 +2,8 @@
 
     .venv/bin/python docs/make_figures.py
 
-Writes docs/example_frames.jpg (four frames of the default circle move, 2x2) and
+Writes docs/example_frames.jpg (four frames of the default circle move, 2x2),
+docs/example_loop.gif (the whole loop at half size, every 4th frame) and
 docs/example_depth.png (the photo beside its stereo depth as a Turbo colormap, near = red).
 """
 from __future__ import annotations
@@ -32,6 +33,10 @@ def main() -> None:
                         "--seconds", "4", "-q"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         pick = [1, 31, 61, 91]
         ims = [Image.open(frames / f"frame_{i:04d}.png").convert("RGB") for i in pick]
+        loop = [Image.open(frames / f"frame_{i:04d}.png").convert("RGB") for i in range(1, 121, 4)]
+    small = [im.resize((im.width // 2, im.height // 2), Image.LANCZOS) for im in loop]
+    small[0].save(ROOT / "docs" / "example_loop.gif", save_all=True, append_images=small[1:],
+                  duration=1000 * 4 // 30, loop=0, optimize=True)
     w, h = ims[0].size
     grid = Image.new("RGB", (w * 2, h * 2))
     for k, im in enumerate(ims):
