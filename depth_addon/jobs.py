@@ -58,6 +58,11 @@ class Job:
             result, state, error = None, CANCELLED, None
         except DepthAddonError as exc:
             result, state, error = None, ERROR, str(exc)
+        except ImportError as exc:  # a dependency the user has not installed yet
+            missing = getattr(exc, "name", None) or str(exc)
+            result, state, error = None, ERROR, (
+                f"missing Python module '{missing}': install it from Preferences › Add-ons › "
+                "3D Photo (Install OpenCV + Pillow / PyTorch + transformers)")
         except MemoryError:
             result, state, error = None, ERROR, "out of memory: try a smaller depth resolution"
         except Exception as exc:  # a bug: keep Blender alive, say what happened

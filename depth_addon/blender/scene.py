@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import bpy
 import numpy as np
 
 from ..core import geometry as geo
 from ..core.depth import displacement_map
-from ..core.pipeline import PipelineResult
+if TYPE_CHECKING:  # the pipeline imports Pillow/OpenCV: not needed to find or remove a build
+    from ..core.pipeline import PipelineResult
 from . import camera as bcam
 from . import material as bmat
 from . import render as brender
@@ -51,14 +53,14 @@ def _tag(idb):
     return idb
 
 
-def _photo_mesh_object(result: PipelineResult, coll, mat):
+def _photo_mesh_object(result: "PipelineResult", coll, mat):
     m = result.mesh
     me = _tag(mesh_from_quads("3D Photo", geo.cv_to_blender(m.positions), m.faces, m.uvs))
     me.materials.append(mat)
     return new_object("3D Photo", me, coll)
 
 
-def _plane_object(result: PipelineResult, coll, mat):
+def _plane_object(result: "PipelineResult", coll, mat):
     """Flat grid at the focus depth + Subdivision (simple) + Displace by inverse depth (live)."""
     ob = _photo_mesh_object(result, coll, mat)
     H, W = result.Z.shape
@@ -87,7 +89,7 @@ def _plane_object(result: PipelineResult, coll, mat):
     return ob
 
 
-def _points_object(result: PipelineResult, coll):
+def _points_object(result: "PipelineResult", coll):
     pos, col = result.points
     me = _tag(points_mesh("3D Photo points", geo.cv_to_blender(pos), col))
     # each point covers its pixel footprint: radius = 0.6 * step * Z / f (scene units)
@@ -131,7 +133,7 @@ def _background_object(result: PipelineResult, coll):
     return new_object("3D Photo background", me, coll)
 
 
-def build(result: PipelineResult, *, scene=None, animate: bool = True) -> Built:
+def build(result: "PipelineResult", *, scene=None, animate: bool = True) -> Built:
     """Put the 3D photo of ``result`` into ``scene`` (default: the context scene).
 
     Replaces what an earlier build generated; creates the camera at the photo's pose with matching
@@ -169,7 +171,7 @@ def build(result: PipelineResult, *, scene=None, animate: bool = True) -> Built:
     return built
 
 
-def _set_camera(cam_obj, result: PipelineResult) -> None:
+def _set_camera(cam_obj, result: "PipelineResult") -> None:
     cam = cam_obj.data
     wr, hr = result.render_size
     bcam.set_intrinsics(cam, result.K_render, wr, hr)
@@ -178,7 +180,7 @@ def _set_camera(cam_obj, result: PipelineResult) -> None:
     cam.clip_end = float(np.nanmax(result.Z) * 10.0)
 
 
-def animate_camera(built: Built, result: PipelineResult, *, scene=None) -> None:
+def animate_camera(built: Built, result: "PipelineResult", *, scene=None) -> None:
     """Key the camera move of ``result.camera`` on frames 1..F and set the scene to render it.
 
     Clears earlier keys of the camera, sets intrinsics (with the overscan zoom), the scene camera,

@@ -24,8 +24,19 @@ os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 from dataclasses import dataclass, field, replace  # noqa: E402
 from typing import Optional, Tuple  # noqa: E402
 
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+class _LazyCV2:
+    """OpenCV imported on first use, so DepthResult (and the add-on's UI) import without it."""
+
+    def __getattr__(self, name):
+        import cv2 as _cv2
+
+        return getattr(_cv2, name)
+
+
+cv2 = _LazyCV2()
 
 from .errors import InputError, notice  # noqa: E402
 

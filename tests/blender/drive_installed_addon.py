@@ -10,9 +10,9 @@ import json
 import os
 import sys
 
-if "--hide-torch" in sys.argv:  # a Blender without PyTorch/transformers
-    sys.modules["torch"] = None
-    sys.modules["transformers"] = None
+if "--hide-torch" in sys.argv:  # a fresh Blender: numpy only, no PyTorch/transformers/OpenCV/Pillow
+    for name in ("torch", "transformers", "cv2", "PIL"):
+        sys.modules[name] = None
 
 import bpy  # noqa: E402
 import numpy as np  # noqa: E402
@@ -46,8 +46,9 @@ if "--hide-torch" in sys.argv:
     out["why_not_estimate"] = ops_mod.why_not("depth.estimate", bpy.context)
     out["estimate"] = op("estimate")
     out["install_deps"] = op("install_dependencies", what="ML")
-    cmd = import_module(MODULE + ".prefs").install_command("/tmp/target", "ML")
-    out["install_cmd"] = cmd
+    prefs_mod = import_module(MODULE + ".prefs")
+    out["install_cmd"] = prefs_mod.install_command("/tmp/target", "ML")
+    out["missing"] = prefs_mod.missing_modules()
     print("RESULT " + json.dumps(out))
     sys.exit(0)
 

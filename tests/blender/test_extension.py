@@ -117,7 +117,7 @@ def test_installed_addon_end_to_end(extension_zip, workdir, tiny_model_dir):
     assert r["after_disable"] is False and r["after_enable"] is True
 
 
-def test_installed_addon_without_torch(extension_zip, workdir, tiny_model_dir):
+def test_installed_addon_without_torch_opencv_pillow(extension_zip, workdir, tiny_model_dir):
     r = drive(extension_zip, workdir, tiny_model_dir, "--hide-torch")
     assert r["install"] == ["FINISHED"] and r["registered"]
     assert "PyTorch" in r["why_not_estimate"] and "Install" in r["why_not_estimate"]
@@ -127,3 +127,4 @@ def test_installed_addon_without_torch(extension_zip, workdir, tiny_model_dir):
     cmd = r["install_cmd"]
     assert cmd[1:4] == ["-m", "pip", "install"] and cmd[cmd.index("--target") + 1] == "/tmp/target"
     assert "torch==2.13.0" in cmd and any(c.startswith("numpy==") for c in cmd)
+    assert r["missing"] == ["cv2", "PIL", "torch", "transformers"]
