@@ -18,7 +18,8 @@ SOURCES = [
     ("STEREO", "Stereo Pair", "Left and right photos of a rectified stereo pair (or one side-by-side image)"),
     ("DEPTH", "Photo + Depth Map", "A photo and a depth map you already have"),
 ]
-MODEL_ITEMS = [(mid, label, f"{mid} ({licence})") for mid, (label, licence, _m) in KNOWN_MODELS.items()]
+MODEL_ITEMS = [("PREFS", "Default (Preferences)", "The default model set in the add-on's preferences")]
+MODEL_ITEMS += [(mid, label, f"{mid} ({licence})") for mid, (label, licence, _m) in KNOWN_MODELS.items()]
 MODEL_ITEMS.append(("CUSTOM", "Custom id or folder", "Any transformers depth-estimation model id or a local folder"))
 PRESET_ITEMS = [(p.upper().replace("-", "_"), p.replace("-", " ").title(),
                  ("loops seamlessly" if p in cp.LOOP_PRESETS else "one-way move")) for p in cp.PRESETS]
@@ -52,7 +53,7 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
         ("inverse", "Inverse Depth / Disparity (white near)", ""),
         ("disparity", "Disparity (px)", "")], default="auto")
 
-    model: EnumProperty(name="Model", items=MODEL_ITEMS, default=DEFAULT_MODEL)
+    model: EnumProperty(name="Model", items=MODEL_ITEMS, default="PREFS")
     custom_model: StringProperty(name="Model Id or Folder", subtype="NONE",
                                  description="Hugging Face id or a folder holding a downloaded model")
     device: EnumProperty(name="Device", items=[
@@ -96,7 +97,9 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
 
 
 def model_name(props, prefs=None) -> str:
-    """Model id or folder chosen in the panel."""
+    """Model id or folder chosen in the panel ('Default' = the preferences' default model)."""
+    if props.model == "PREFS":
+        return (getattr(prefs, "default_model", "") or DEFAULT_MODEL).strip()
     if props.model == "CUSTOM":
         return bpy.path.abspath(props.custom_model.strip()) if props.custom_model.startswith("//") \
             else props.custom_model.strip()
@@ -112,7 +115,7 @@ def to_settings(props, prefs=None):
         device = getattr(prefs, "device", "auto") if prefs is not None else "auto"
     cache = getattr(prefs, "cache_dir", "") if prefs is not None else ""
     return Settings(
-        mode=props.mode.lower(), model=model_name(props), device=device,
+        mode=props.mode.lower(), model=model_name(props, prefs), device=device,
         max_side=props.max_side or None, cache_dir=bpy.path.abspath(cache) if cache else None,
         depth_kind=props.depth_kind, fov_deg=props.fov_deg, focal_px=props.focal_px or None,
         baseline_m=props.baseline_m or None, doffs=props.doffs,

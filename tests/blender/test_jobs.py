@@ -126,3 +126,23 @@ def test_buttons_explain_why_they_are_greyed_out(addon):
     assert operators.why_not(ids.OT_ANIMATE, ctx) == "build the 3D photo first"
     assert operators.why_not(ids.OT_EXPORT_PLY, ctx) == "build a point cloud first"
     assert not bpy.ops.depth.build.poll()
+
+
+def test_panel_settings_map_to_the_same_settings_as_the_cli(addon):
+    from depth_addon import props as P
+    from depth_addon.cli import build_parser
+    from depth_addon.core.monocular import DEFAULT_MODEL
+
+    p = bpy.context.scene.depth3d
+    p.preset, p.amount, p.seconds, p.fps, p.use_tear = "DOLLY_ZOOM", 0.5, 3.0, 24, False
+    s = P.to_settings(p, None)
+    assert (s.preset, s.amount, s.seconds, s.fps, s.tear_threshold) == ("dolly-zoom", 0.5, 3.0, 24, None)
+    assert s.model == DEFAULT_MODEL  # "Default (Preferences)" without preferences
+    # every preset the CLI accepts is in the panel, and the defaults agree
+    args = build_parser().parse_args([])
+    assert {i.identifier.lower().replace("_", "-") for i in
+            p.bl_rna.properties["preset"].enum_items} == {"circle", "swing", "vertical", "dolly",
+                                                          "dolly-zoom", "ken-burns"}
+    p.property_unset("amount"), p.property_unset("seconds"), p.property_unset("fps")
+    d = P.to_settings(p, None)
+    assert (d.amount, d.seconds, d.fps, d.step) == (args.amount, args.seconds, args.fps, args.step)
