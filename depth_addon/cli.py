@@ -94,17 +94,8 @@ def _resolution(text: Optional[str]):
 
 
 def _check_new_file(path: str, overwrite: bool, exts: Sequence[str], what: str) -> str:
-    path = os.path.abspath(os.path.expanduser(path))
-    if os.path.splitext(path)[1].lower() not in exts:
-        raise DepthAddonError(f"{what} must end in {' / '.join(exts)}: {path}")
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise DepthAddonError(f"folder {folder} does not exist; create it or choose another {what}")
-    if os.path.isdir(path):
-        raise DepthAddonError(f"{path} is a folder; give a file name for the {what}")
-    if os.path.exists(path) and not overwrite:
-        raise DepthAddonError(f"{path} exists; pass --overwrite to replace it")
-    return path
+    from .core.files import check_new_file
+    return check_new_file(path, overwrite=overwrite, exts=exts, what=what)
 
 
 def _check_output(path: str, overwrite: bool):

@@ -6,7 +6,6 @@ Long work (model load + inference, dependency install) runs in a :class:`~depth_
 thread; a modal timer drains it (progress bar, Esc/Cancel). In background mode the same operators
 run synchronously, because timers never fire there.
 """
-from __future__ import annotations
 
 import os
 from typing import Optional

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import ids, jobs
+from . import ids
 from .operators import why_not
 
 

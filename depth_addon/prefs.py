@@ -6,7 +6,6 @@ add-on's folder, never during ``register()``), and only when Blender's online ac
 (``bpy.app.online_access``). That folder is appended to ``sys.path`` at register time so Blender's
 own modules (numpy) keep precedence.
 """
-from __future__ import annotations
 
 import os
 import subprocess

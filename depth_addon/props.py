@@ -3,7 +3,6 @@
 :func:`to_settings` turns it into the core's :class:`~depth_addon.core.pipeline.Settings`, the
 same dataclass the CLI fills from its arguments: the UI and the CLI drive one pipeline.
 """
-from __future__ import annotations
 
 import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,

@@ -39,6 +39,7 @@ class _LazyCV2:
 cv2 = _LazyCV2()
 
 from .errors import InputError, notice  # noqa: E402
+from .files import check_new_file  # noqa: E402
 
 KINDS = ("metric", "relative", "inverse", "disparity")
 
@@ -493,13 +494,7 @@ def write_depth(path, values, *, kind: str, overwrite: bool = False) -> str:
     ext = _check_ext(path)
     if ext in (".tif", ".tiff"):
         raise InputError(f"{path}: writing TIFF depth is not supported; use .png, .exr or .npy")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"folder {folder} does not exist (writing {os.path.basename(path)})")
-    if os.path.isdir(path):
-        raise InputError(f"{path} is a directory")
-    if os.path.exists(path) and not overwrite:
-        raise InputError(f"{path} exists; pass --overwrite to replace it")
+    check_new_file(path, overwrite=overwrite, what="depth file")
     v = np.asarray(values)
     if v.ndim != 2:
         raise InputError(f"depth map must be (H, W), got shape {v.shape}")

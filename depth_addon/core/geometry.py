@@ -30,13 +30,13 @@ more than this fraction deeper than the nearer one, beyond what the slope predic
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
 from .errors import InputError
+from .files import check_new_file
 
 #: default horizontal field of view (degrees) when a photo has no EXIF focal length:
 #: a phone's main camera is about 65-70 deg horizontally; 55 deg is a common "normal lens".
@@ -411,11 +411,7 @@ def write_ply(path: str, positions: np.ndarray, colors: Optional[np.ndarray] = N
     pos = np.asarray(positions, dtype="<f4")
     if pos.ndim != 2 or pos.shape[1] != 3:
         raise InputError(f"positions must be (N, 3), got {pos.shape}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"folder {folder} does not exist; create it or choose another output path")
-    if os.path.exists(path) and not overwrite:
-        raise InputError(f"{path} exists; pass --overwrite to replace it")
+    check_new_file(path, overwrite=overwrite, what="PLY file")
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(pos)}",
               "property float x", "property float y", "property float z"]
     if colors is not None:

@@ -15,7 +15,6 @@ if "--hide-torch" in sys.argv:  # a fresh Blender: numpy only, no PyTorch/transf
         sys.modules[name] = None
 
 import bpy  # noqa: E402
-import numpy as np  # noqa: E402
 
 ZIP, WORK, MODEL = sys.argv[1], sys.argv[2], sys.argv[3]
 MODULE = "bl_ext.user_default.depth_addon"

@@ -1,14 +1,12 @@
 """The command line end to end on real input, and every bad input of issue 2 (real bpy module)."""
 from __future__ import annotations
 
-import os
 import pathlib
 import subprocess
 import sys
 import time
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from depth_addon import cli
@@ -98,8 +96,6 @@ def test_point_cloud_ply_export(tmp_path, capsys, photo_file):
 
 
 def test_blender_cli_command_registers_and_runs(tmp_path, capsys):
-    import bpy
-
     import depth_addon
 
     depth_addon.register()

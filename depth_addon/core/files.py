@@ -1,0 +1,36 @@
+"""Checks before writing a file, shared by every writer (CLI outputs, depth maps, PLY, videos):
+nothing of the user's is overwritten unless they asked for it."""
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+from .errors import InputError
+
+
+def check_new_file(path, *, overwrite: bool = False, exts: Optional[Sequence[str]] = None,
+                   what: str = "output file") -> str:
+    """Validate an output path and return it absolute.
+
+    Args:
+        path: file to write (str or os.PathLike; ``~`` is expanded).
+        overwrite: allow replacing an existing file.
+        exts: allowed lower-case extensions with the dot (None = any).
+        what: how the message names the file ("depth file", "PLY file" …).
+    Returns:
+        the absolute path.
+    Raises:
+        InputError: wrong extension, missing folder, path is a folder, or the file exists and
+            ``overwrite`` is False.
+    """
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    if exts is not None and os.path.splitext(path)[1].lower() not in exts:
+        raise InputError(f"{what} must end in {' / '.join(exts)}: {path}")
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        raise InputError(f"folder {folder} does not exist; create it or choose another {what}")
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a folder; give a file name for the {what}")
+    if os.path.exists(path) and not overwrite:
+        raise InputError(f"{path} exists; pass --overwrite to replace it")
+    return path
