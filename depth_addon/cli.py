@@ -34,9 +34,13 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
                     "the bundled Middlebury motorcycle stereo example.")
     p.add_argument("image", nargs="?", help="photo (JPEG/PNG/TIFF/HEIC…); left image of a stereo pair")
     src = p.add_argument_group("depth source (default: monocular model)")
-    src.add_argument("--right", help="right image of a rectified stereo pair")
+    src.add_argument("--right", help="right image of a stereo pair (an .mpo IMAGE holds both)")
     src.add_argument("--sbs", nargs="?", const="lr", choices=("lr", "rl"),
                      help="IMAGE is one side-by-side stereo image (lr = parallel, rl = cross-eyed)")
+    src.add_argument("--rectify", default="auto", choices=("auto", "always", "never"),
+                     help="rectify a stereo pair taken by hand (auto: when its rows do not line up)")
+    src.add_argument("--fuse-mono", action="store_true",
+                     help="stereo: fill occlusions and weak matches from the monocular --model")
     src.add_argument("--depth", help="use this depth map (.png 8/16-bit, .exr, .npy, .tif)")
     src.add_argument("--depth-kind", default="auto",
                      choices=("auto", "metric", "relative", "inverse", "disparity"),
@@ -62,6 +66,13 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     g.add_argument("--tear-threshold", type=float, default=geo.DEFAULT_TEAR_THRESHOLD,
                    help="relative depth jump that tears the mesh (default %(default)s)")
     g.add_argument("--no-tear", action="store_true", help="do not tear (rubber sheet)")
+    g.add_argument("--no-fill", action="store_true",
+                   help="no filled background layer behind torn edges (holes show when moving)")
+    g.add_argument("--band", type=int, metavar="PX",
+                   help="width of the filled background band in photo pixels (default: auto, the "
+                        "largest gap the camera move opens)")
+    g.add_argument("--inpaint", default="telea", choices=("telea", "ns"),
+                   help="background colour inpainting: Telea or Navier-Stokes (default %(default)s)")
     a = p.add_argument_group("animation and render")
     a.add_argument("--preset", default="circle", help=f"camera move: {', '.join(cp.PRESETS)}")
     a.add_argument("--amount", type=float, default=1.0, help="motion strength (1 = default)")
@@ -183,10 +194,12 @@ def run(args: argparse.Namespace) -> str:
         mode=args.mode, model=args.model, device=args.device, depth_kind=args.depth_kind,
         depth_range=args.depth_range, fov_deg=args.fov, focal_px=args.focal_px,
         baseline_m=args.baseline_m, doffs=args.doffs, sbs=args.sbs, step=args.step,
+        rectify=args.rectify, fuse_mono=args.fuse_mono,
         max_vertices=args.max_vertices,
         tear_threshold=None if args.no_tear else args.tear_threshold,
         preset=args.preset, amount=args.amount, seconds=args.seconds, fps=args.fps,
-        resolution=_resolution(args.resolution), engine=args.engine, overscan=not args.no_overscan)
+        resolution=_resolution(args.resolution), engine=args.engine, overscan=not args.no_overscan,
+        fill_background=not args.no_fill, band_px=args.band, inpaint=args.inpaint)
     settings.validate()
 
     image, right = args.image, args.right
@@ -272,6 +285,10 @@ def run(args: argparse.Namespace) -> str:
     units = "m" if result.metric else "scene units"
     geo_txt = (f"{len(result.mesh.positions):,} vertices, {result.mesh.n_torn_cells:,} torn cells"
                if result.mesh is not None else f"{len(result.points[0]):,} points")
+    bg = result.background
+    if bg is not None:  # filled band and stretch budget (core/layers.py)
+        geo_txt += (f", background band {bg.band_px} px for a {bg.needed_px:.0f} px reveal, safe "
+                    f"motion {'any' if bg.safe_amount == float('inf') else f'x{bg.safe_amount:.2g}'}")
     return (f"wrote {', '.join(written)} — {settings.n_frames} frames {wr}x{hr} at {settings.fps} fps, "
             f"{settings.preset} x{settings.amount:g} (zoom {result.zoom:.3f}), depth {result.scene.near:.3g}–"
             f"{result.scene.far:.3g} {units} ({result.depth.source or result.depth.kind}), "

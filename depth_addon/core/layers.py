@@ -109,8 +109,9 @@ class BackgroundLayer:
         band_px: band width used, photo pixels (into the foreground from each torn edge).
         needed_px: largest disocclusion of the camera path, photo pixels (0 without a path).
         band_cap_px: cap of the automatic band, photo pixels.
-        safe_amount: stretch budget: the largest preset ``amount`` whose disocclusions fit the band
-            (inf if nothing tore or the path reveals nothing).
+        safe_amount: stretch budget: the largest preset ``amount`` whose disocclusions fit the
+            band -- ``band_px`` when given, else the cap ``band_cap_px`` the automatic band may grow
+            to (inf if nothing tore or the path reveals nothing).
         method: inpainting method used.
         n_edges: torn neighbour pairs found at the working resolution.
         seconds: wall time of :func:`build_background`.

@@ -50,6 +50,8 @@ class Settings:
     baseline_m: Optional[float] = None
     doffs: float = 0.0
     sbs: Optional[str] = None
+    rectify: str = "auto"
+    fuse_mono: bool = False
     step: float = 2.0
     max_vertices: int = geo.DEFAULT_MAX_VERTICES
     tear_threshold: Optional[float] = geo.DEFAULT_TEAR_THRESHOLD
@@ -83,6 +85,8 @@ class Settings:
                 raise InputError(f"--resolution must be between 16x16 and 16384x16384, got {w}x{h}")
         if self.sbs not in (None, "lr", "rl"):
             raise InputError(f"side-by-side order must be 'lr' or 'rl', got {self.sbs!r}")
+        if self.rectify not in ("auto", "always", "never"):
+            raise InputError(f"rectify must be 'auto', 'always' or 'never', got {self.rectify!r}")
         if self.depth_range <= 1:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
@@ -195,10 +199,16 @@ def _stereo_depth(photo: Photo, right: Photo, settings: Settings,
         left_rgb = cv2.resize(left_rgb, size, interpolation=cv2.INTER_AREA)
         right_rgb = cv2.resize(right_rgb, size, interpolation=cv2.INTER_AREA)
         s = size[0] / W
+    mono = None
+    if settings.fuse_mono:  # monocular depth fills occlusions and low-confidence stereo pixels
+        from .monocular import estimate_monocular
+        mono = estimate_monocular(left_rgb, settings.model, device=settings.device,
+                                  max_side=settings.max_side or None,
+                                  cache_dir=settings.cache_dir, progress=progress)
     res = estimate_stereo(left_rgb, right_rgb,
                           focal_px=None if focal is None else focal * s,
                           baseline_m=settings.baseline_m, doffs=settings.doffs * s,
-                          progress=progress)
+                          rectify=settings.rectify, mono=mono, progress=progress)
     if s != 1.0:
         res = resize_depth(res, (W, H))  # rescales disparities and K to the full-size grid
     return res
@@ -348,6 +358,10 @@ def prepare_inputs(image: ImageInput, right: Optional[ImageInput], settings: Set
     Raises:
         InputError: unreadable inputs, bad side-by-side image.
     """
+    if right is None and not settings.sbs and isinstance(image, (str, os.PathLike)):
+        from .stereo import is_mpo, load_mpo
+        if is_mpo(image):  # a stereo camera's MPO file: left and right frames
+            return load_mpo(image)
     photo = load_photo(image)
     if settings.sbs:
         from .stereo import split_sbs

@@ -1,0 +1,290 @@
+"""Background layer behind torn edges, band sizing and stretch budget (core/layers.py; no bpy)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from depth_addon.core import camera_path as cp
+from depth_addon.core import geometry as geo
+from depth_addon.core import layers
+from depth_addon.core import pipeline
+from depth_addon.core.errors import InputError
+
+H, W = 72, 96
+K = geo.intrinsics_from_fov(W, H, 60.0)
+RED = (1.0, 0.0, 0.0)
+
+
+def _background(seed=0):
+    """Green/blue noise: no red at all, so any red in a fill came from the foreground."""
+    rng = np.random.default_rng(seed)
+    rgb = np.zeros((H, W, 3), np.float32)
+    rgb[..., 1] = 0.2 + 0.6 * rng.random((H, W))
+    rgb[..., 2] = 0.5 + 0.3 * np.sin(np.arange(W) / 5.0)[None, :]
+    return rgb
+
+
+def _box_scene(z_box=2.0, z_wall=4.0, box=(20, 52, 30, 70)):
+    """A red box (rows r0:r1, cols c0:c1) at z_box in front of a noisy wall at z_wall."""
+    r0, r1, c0, c1 = box
+    rgb = _background()
+    rgb[r0:r1, c0:c1] = RED
+    Z = np.full((H, W), z_wall, np.float32)
+    Z[r0:r1, c0:c1] = z_box
+    return rgb, Z
+
+
+def _keys(Z, preset="circle", amount=1.0, n=8):
+    st = cp.scene_depth(Z)
+    return cp.camera_path(preset, n, st, K, W, amount=amount), st
+
+
+def _dist_to_outside(mask):
+    """Chessboard distance of each True pixel to the nearest False pixel (1 = on the border)."""
+    import cv2
+
+    m = np.pad(mask, 1).astype(np.uint8)
+    d = cv2.distanceTransform(m, cv2.DIST_C, 3)[1:-1, 1:-1]
+    return d
+
+
+def test_layer_is_a_band_inside_the_box_along_every_edge_and_nowhere_else():
+    rgb, Z = _box_scene()
+    bg = layers.build_background(rgb, Z, K, band_px=6)
+    box = Z < 3.0
+    hole = bg.hole
+    assert bg.n_edges > 0 and bg.scale == 1.0
+    assert not (hole & ~box).any()  # only behind the foreground
+    d = _dist_to_outside(box)  # 1 on the box's border, 2 one pixel in ...
+    # every box pixel within the band of the edge is covered, none deeper inside
+    assert hole[(d >= 1) & (d <= 6)].all()
+    assert not hole[d >= 8].any()
+    # the layer's overlap lies on the wall right next to the edge only
+    over = bg.layer_mask & ~hole
+    assert over.any() and not (over & box).any()
+    d_out = _dist_to_outside(~box)
+    assert d_out[over].max() <= layers.OVERLAP_PX + 1
+
+
+@pytest.mark.parametrize("kind", ["flat", "ground"])
+def test_no_layer_without_depth_edges(kind):
+    if kind == "flat":
+        Z = np.full((H, W), 3.0, np.float32)
+    else:  # a steep ground plane: 1/Z affine in v, never torn
+        v = np.arange(H, dtype=np.float64)[:, None]
+        Z = np.broadcast_to(1.6 / ((v - K[1, 2] + 40.0) / K[1, 1]), (H, W)).astype(np.float32)
+        assert Z.max() / Z.min() > 3
+    keys, st = _keys(Z)
+    bg = layers.build_background(_background(), Z, K, keys, scene=st)
+    assert bg.n_edges == 0 and not bg.hole.any() and not bg.layer_mask.any()
+    assert len(bg.mesh.faces) == 0 and len(bg.mesh.positions) == 0
+    assert bg.safe_amount == math.inf and bg.needed_px == 0.0
+
+
+def test_layer_depth_is_behind_the_foreground_along_every_torn_edge():
+    rgb, Z = _box_scene(z_box=2.0, z_wall=5.0)
+    bg = layers.build_background(rgb, Z, K, band_px=8)
+    e = layers.torn_edges(Z, layers.LAYER_THRESHOLD_FACTOR * geo.DEFAULT_TEAR_THRESHOLD)
+    assert len(e) > 0
+    d = bg.depth.ravel()
+    assert np.isfinite(d[e.near]).all()
+    assert (d[e.near] > e.z_near * 1.5).all()  # clearly behind the box ...
+    assert np.allclose(d[e.near], 5.0, rtol=1e-3)  # ... on the wall it continues
+    # everywhere in the hole: at the wall's depth, behind the box
+    assert np.allclose(bg.depth[bg.hole], 5.0, rtol=1e-3)
+    # the mesh vertices too (pulled LAYER_PULL towards the camera, still far behind the box)
+    z = bg.mesh.positions[:, 2]
+    assert z.min() > 2.0 * 1.5 and np.allclose(z, 5.0 * (1 - layers.LAYER_PULL), rtol=1e-4)
+
+
+@pytest.mark.parametrize("method", layers.INPAINT_METHODS)
+def test_inpainted_colours_come_from_the_background_side(method):
+    rgb, Z = _box_scene()
+    bg = layers.build_background(rgb, Z, K, band_px=10, method=method)
+    assert bg.hole.sum() > 500
+    filled = _texture_in_photo(bg, rgb)
+    red = filled[bg.hole][:, 0]
+    assert red.max() <= 1.5 / 255  # not a trace of the red foreground (8-bit rounding)
+    # and the fill looks like the wall: its green/blue lie in the wall's range
+    g = filled[bg.hole][:, 1]
+    assert 0.2 - 1e-3 <= g.min() and g.max() <= 0.8 + 1e-3
+    # the far-side overlap keeps the photo's own pixels
+    over = bg.layer_mask & ~bg.hole
+    assert np.allclose(filled[over], rgb[over], atol=1e-6)
+
+
+def _texture_in_photo(bg, rgb):
+    """Paste the layer's texture crop back into a photo-sized image (scale 1)."""
+    out = np.array(rgb, copy=True)
+    x0, y0 = bg.texture_origin
+    th, tw = bg.texture.shape[:2]
+    m = bg.layer_mask[y0:y0 + th, x0:x0 + tw]
+    assert m.sum() == bg.layer_mask.sum()  # the crop covers the whole layer
+    out[y0:y0 + th, x0:x0 + tw][m] = bg.texture[m]
+    return out
+
+
+def test_thin_pole_gets_background_behind_its_whole_width():
+    rgb = _background()
+    Z = np.full((H, W), 4.0, np.float32)
+    Z[:, 45:50] = 1.5
+    rgb[:, 45:50] = RED
+    bg = layers.build_background(rgb, Z, K, band_px=8)
+    assert bg.hole[:, 45:50].all() and not bg.hole[:, :45].any() and not bg.hole[:, 50:].any()
+    assert np.allclose(bg.depth[:, 45:50], 4.0, rtol=1e-3)
+
+
+def test_nested_depths_take_the_surface_right_behind():
+    """Box A (2 m) in front of box B (3 m) in front of the wall (6 m): behind A's edge with B the
+    layer is at B's depth, behind B's edge with the wall at the wall's depth."""
+    rgb = _background()
+    Z = np.full((H, W), 6.0, np.float32)
+    Z[10:62, 20:80] = 3.0
+    Z[25:50, 35:55] = 2.0
+    bg = layers.build_background(rgb, Z, K, band_px=5)
+    a = np.zeros_like(bg.hole)
+    a[25:50, 35:55] = True
+    assert bg.hole[a].sum() > 0
+    assert np.allclose(bg.depth[bg.hole & a], 3.0, rtol=1e-3)
+    b_only = bg.hole & ~a
+    assert b_only.any() and np.allclose(bg.depth[b_only], 6.0, rtol=1e-3)
+
+
+def test_disocclusion_matches_the_parallax_formula():
+    """Swing moves the camera sideways by r: the gap is f r (1/Zn - 1/Zf) px."""
+    rgb, Z = _box_scene(z_box=2.0, z_wall=4.0)
+    keys, st = _keys(Z, "swing", amount=1.0, n=16)
+    e = layers.torn_edges(Z, 0.045)
+    r = np.abs(keys.positions[:, 0]).max()
+    expected = K[0, 0] * r * (1 / 2.0 - 1 / 4.0)
+    assert layers.disocclusion_px(e, K, keys) == pytest.approx(expected, rel=1e-6)
+    # rotation and zoom reveal nothing: a dolly-zoom pivot at rest reveals 0
+    still = cp.CameraKeys(np.zeros((3, 3)), np.repeat(np.eye(3)[None], 3, 0), np.array([1., 2., 3.]),
+                          True, "swing")
+    assert layers.disocclusion_px(e, K, still) == 0.0
+
+
+def test_auto_band_follows_the_move_and_is_capped():
+    rgb, Z = _box_scene()
+    bands = []
+    for amount in (0.0, 0.5, 1.0, 2.0, 20.0):
+        keys, st = _keys(Z, amount=amount)
+        bg = layers.build_background(rgb, Z, K, keys, scene=st)
+        assert bg.band_px == layers.auto_band_px(bg.needed_px, W, H)
+        bands.append(bg.band_px)
+        assert bg.holes_expected == (bg.needed_px > bg.band_px)
+    assert bands[0] == layers.MIN_BAND_PX
+    assert bands == sorted(bands) and bands[2] < bands[3]
+    assert bands[-1] == layers.band_cap_px(W, H)
+
+
+def test_stretch_budget_is_where_the_disocclusion_fills_the_band():
+    rgb, Z = _box_scene()
+    keys, st = _keys(Z, "circle")
+    e = layers.torn_edges(Z, 0.045)
+    t = np.linspace(0, 1, 48)
+    for band in (5.0, 10.0):
+        a = layers.stretch_budget(e, K, "circle", st, W, band)
+        need = layers.disocclusion_px(e, K, cp.camera_path_at("circle", t, st, K, W, amount=a))
+        assert need == pytest.approx(band, rel=0.01)
+        over = layers.disocclusion_px(e, K, cp.camera_path_at("circle", t, st, K, W,
+                                                               amount=a * 1.05))
+        assert over > band
+    a5 = layers.stretch_budget(e, K, "circle", st, W, 5.0)
+    a10 = layers.stretch_budget(e, K, "circle", st, W, 10.0)
+    assert a10 == pytest.approx(2 * a5, rel=0.02)  # linear in the amount
+    # the result's budget: an explicit band -> that band; automatic -> the cap
+    bg = layers.build_background(rgb, Z, K, keys, scene=st, band_px=5)
+    assert bg.safe_amount == pytest.approx(a5, rel=1e-6)
+    bg = layers.build_background(rgb, Z, K, keys, scene=st)
+    assert bg.safe_amount == pytest.approx(
+        layers.stretch_budget(e, K, "circle", st, W, layers.band_cap_px(W, H)), rel=1e-6)
+    with pytest.raises(InputError, match="band"):
+        layers.stretch_budget(e, K, "circle", st, W, 0)
+
+
+def test_layer_mesh_is_small_faces_the_camera_and_covers_the_hole():
+    rgb, Z = _box_scene()
+    bg = layers.build_background(rgb, Z, K, band_px=6)
+    m = bg.mesh
+    gw, gh = geo.grid_shape(W, H, 2.0)
+    assert 0 < len(m.positions) < 0.5 * gw * gh
+    assert m.faces.min() >= 0 and m.faces.max() < len(m.positions)
+    assert (m.uvs >= 0).all() and (m.uvs <= 1).all()
+    # counter-clockwise seen from the camera: positive signed area in (u, -v)
+    uv = geo.project(m.positions, K)
+    q = uv[m.faces]
+    x, y = q[..., 0], -q[..., 1]
+    area = 0.5 * (x * np.roll(y, -1, 1) - np.roll(x, -1, 1) * y).sum(1)
+    assert (area > 0).all()
+    # every hole pixel lies inside the projected layer (bounding boxes of its cells)
+    covered = np.zeros((H, W), bool)
+    for f in q:
+        u0, v0 = np.floor(f.min(0) + 0.5).astype(int)
+        u1, v1 = np.ceil(f.max(0) - 0.5).astype(int)
+        covered[max(v0, 0):v1 + 1, max(u0, 0):u1 + 1] = True
+    assert covered[bg.hole].all()
+
+
+def test_working_resolution_keeps_photo_coordinates():
+    """Above max_pixels the layer is computed on a smaller copy; the mesh stays in photo space."""
+    Hb, Wb = 240, 320
+    Kb = geo.intrinsics_from_fov(Wb, Hb, 60.0)
+    rgb = np.zeros((Hb, Wb, 3), np.float32)
+    rgb[..., 1] = 0.5
+    Z = np.full((Hb, Wb), 4.0, np.float32)
+    Z[60:180, 100:220] = 2.0
+    rgb[60:180, 100:220] = RED
+    bg = layers.build_background(rgb, Z, Kb, band_px=12, max_pixels=Wb * Hb // 4)
+    assert bg.scale == pytest.approx(0.5, abs=0.01)
+    assert bg.hole.shape == (120, 160)
+    uv = geo.project(bg.mesh.positions, Kb)
+    # the layer sits inside the box (band 12 px) plus a few pixels of overlap
+    # (overlap 2 working px + up to one 2-px cell on either side, in photo px)
+    assert uv[:, 0].min() >= 100 - 10 and uv[:, 0].max() <= 220 + 10
+    assert uv[:, 1].min() >= 60 - 10 and uv[:, 1].max() <= 180 + 10
+    inner = (uv[:, 0] > 100 + 20) & (uv[:, 0] < 220 - 20) & (uv[:, 1] > 60 + 20) & (uv[:, 1] < 180 - 20)
+    assert not inner.any()
+
+
+def test_bad_inputs_are_refused():
+    rgb, Z = _box_scene()
+    with pytest.raises(InputError, match="inpainting"):
+        layers.build_background(rgb, Z, K, method="magic")
+    with pytest.raises(InputError, match="band"):
+        layers.build_background(rgb, Z, K, band_px=0)
+    with pytest.raises(InputError, match="must match"):
+        layers.build_background(rgb[:10], Z, K)
+    bad = Z.copy()
+    bad[3, 3] = np.nan
+    with pytest.raises(InputError, match="finite"):
+        layers.build_background(rgb, bad, K)
+    with pytest.raises(InputError, match="threshold"):
+        layers.build_background(rgb, Z, K, tear_threshold=0)
+
+
+def test_pipeline_builds_the_layer_by_default(tmp_path):
+    rgb, Z = _box_scene()
+    path = tmp_path / "d.npy"
+    np.save(path, Z)
+
+    def run(**kw):
+        s = pipeline.Settings(depth_kind="metric", seconds=4, fps=2, resolution=(96, 72),
+                              fov_deg=60.0, **kw)
+        return pipeline.run(rgb, depth=str(path), settings=s)
+
+    res = run()
+    bg = res.background
+    assert bg is not None and len(bg.mesh.faces) > 0 and bg.method == "telea"
+    assert bg.needed_px > 0 and bg.band_px >= bg.needed_px and not bg.holes_expected
+    assert bg.safe_amount > res.settings.amount
+    assert run(fill_background=False).background is None
+    assert run(tear_threshold=None).background is None
+    assert run(mode="points").background is None
+    assert run(band_px=3, inpaint="ns").background.band_px == 3
+    with pytest.raises(InputError, match="inpaint"):
+        pipeline.Settings(inpaint="magic").validate()
+    with pytest.raises(InputError, match="band"):
+        pipeline.Settings(band_px=0).validate()
