@@ -96,6 +96,16 @@ def why_not(op_id: str, context) -> str:
     return ""
 
 
+def budget_text(context) -> str:
+    """The stretch budget of the last build, for the panel ('' when unknown)."""
+    r = STATE.get(_key(context.scene), {}).get("result")
+    bg = getattr(r, "background", None) if r is not None else None
+    if bg is None:
+        return ""
+    safe = "any amount" if bg.safe_amount == float("inf") else f"amount ≤ {bg.safe_amount:.2g}"
+    return f"Safe motion: {safe} (band {bg.band_px} px, move reveals {bg.needed_px:.0f} px)"
+
+
 def _built(scene):
     from .blender.scene import find_built
     return find_built(scene)
@@ -331,14 +341,23 @@ class DEPTH_OT_animate_camera(_Checked, bpy.types.Operator):
         result = st["result"]
         try:
             s = _settings(context)
+            # geometry stays as built; only the move (and the band it needs) changes
+            built_s = result.settings
+            s.mode, s.tear_threshold, s.step = built_s.mode, built_s.tear_threshold, built_s.step
             plan = pipeline.plan_camera(result.Z, result.K, s, result.depth.valid)
+            background = pipeline.fill_background(result.photo, result.Z, result.K, plan, s)
         except DepthAddonError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         result.settings = s
         result.camera, result.scene, result.zoom = plan.keys, plan.scene, plan.zoom
         result.render_size, result.K_render = plan.render_size, plan.K_render
-        bscene.animate_camera(_built(context.scene), result, scene=context.scene)
+        built = _built(context.scene)
+        if s.mode == "mesh":
+            # the band the background must cover depends on the move
+            result.background = background
+            bscene.replace_background(built, result)
+        bscene.animate_camera(built, result, scene=context.scene)
         self.report({"INFO"}, f"{s.preset}: {len(plan.keys.positions)} frames")
         return {"FINISHED"}
 

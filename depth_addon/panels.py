@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from . import ids
-from .operators import why_not
+from .operators import budget_text, why_not
 
 
 def _button(layout, context, op_id, text, icon="NONE"):
@@ -62,6 +62,8 @@ class DEPTH_PT_source(_Sub, bpy.types.Panel):
             col.prop(props, "focal_px")
             col.prop(props, "baseline_m")
             col.prop(props, "doffs")
+            col.prop(props, "rectify")
+            col.prop(props, "fuse_mono")
         elif props.source == "DEPTH":
             col.prop(props, "depth_path")
             col.prop(props, "depth_kind")
@@ -106,6 +108,13 @@ class DEPTH_PT_build(_Sub, bpy.types.Panel):
             sub = row.row()
             sub.active = props.use_tear
             sub.prop(props, "tear_threshold")
+            col = layout.column()
+            col.active = props.use_tear
+            col.prop(props, "fill_background")
+            sub = col.column()
+            sub.active = props.fill_background
+            sub.prop(props, "band_px")
+            sub.prop(props, "inpaint")
         if props.source != "STEREO" or not props.focal_px:
             layout.prop(props, "fov_deg")
         _button(layout, context, ids.OT_BUILD, "Build 3D Photo", "MESH_GRID")
@@ -124,6 +133,9 @@ class DEPTH_PT_camera(_Sub, bpy.types.Panel):
         row.prop(props, "seconds")
         row.prop(props, "fps")
         layout.prop(props, "overscan")
+        budget = budget_text(context)
+        if budget:
+            layout.label(text=budget, icon="INFO")
         _button(layout, context, ids.OT_ANIMATE, "Animate Camera", "CAMERA_DATA")
 
 

@@ -68,6 +68,11 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
                               description="Stereo baseline in metres (0 = relative depth)")
     doffs: FloatProperty(name="doffs (px)", default=0.0,
                          description="Principal-point offset between the stereo cameras, in pixels")
+    rectify: EnumProperty(name="Rectify", items=[
+        ("auto", "Auto", "Rectify when the pair's rows do not line up (photos taken by hand)"),
+        ("always", "Always", ""), ("never", "Never", "The pair is already rectified")], default="auto")
+    fuse_mono: BoolProperty(name="Fill with Monocular Model", default=False,
+                            description="Fill occlusions and weak stereo matches from the depth model")
 
     mode: EnumProperty(name="Build", items=MODES, default="MESH")
     step: FloatProperty(name="Pixels per Vertex", default=2.0, min=1.0, max=64.0)
@@ -76,6 +81,15 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
     tear_threshold: FloatProperty(name="Tear Threshold", default=geo.DEFAULT_TEAR_THRESHOLD,
                                   min=0.001, max=1.0, precision=3,
                                   description="Relative depth jump (beyond the local slope) that tears")
+
+    fill_background: BoolProperty(name="Fill Background", default=True,
+                                  description="A filled background layer behind every torn edge "
+                                              "(no holes when the camera moves)")
+    band_px: IntProperty(name="Band (px)", default=0, min=0, max=4096, subtype="PIXEL",
+                         description="Width of the filled band (0 = what the camera move reveals)")
+    inpaint: EnumProperty(name="Inpainting", items=[("telea", "Telea", "Telea 2004"),
+                                                    ("ns", "Navier-Stokes", "Bertalmio et al. 2001")],
+                          default="telea")
 
     preset: EnumProperty(name="Camera Move", items=PRESET_ITEMS, default="CIRCLE")
     amount: FloatProperty(name="Amount", default=1.0, min=0.0, soft_max=4.0,
@@ -122,7 +136,9 @@ def to_settings(props, prefs=None):
         step=props.step, max_vertices=props.max_vertices,
         tear_threshold=props.tear_threshold if props.use_tear else None,
         preset=props.preset.lower().replace("_", "-"), amount=props.amount, seconds=props.seconds,
-        fps=props.fps, engine=props.engine, overscan=props.overscan)
+        fps=props.fps, engine=props.engine, overscan=props.overscan, rectify=props.rectify,
+        fuse_mono=props.fuse_mono and props.source == "STEREO",
+        fill_background=props.fill_background, band_px=props.band_px or None, inpaint=props.inpaint)
 
 
 CLASSES = (DEPTH_PG_settings,)

@@ -24,6 +24,7 @@ from . import render as brender
 from .mesh import GENERATED_KEY, mesh_from_quads, new_object, points_mesh
 
 COLLECTION_NAME = "3D Photo"
+BACKGROUND_NAME = "3D Photo background"
 
 
 @dataclass
@@ -130,7 +131,27 @@ def _background_object(result: PipelineResult, coll):
     me = _tag(mesh_from_quads("3D Photo background", geo.cv_to_blender(bg.mesh.positions),
                               bg.mesh.faces, bg.mesh.uvs))
     me.materials.append(mat)
-    return new_object("3D Photo background", me, coll)
+    return new_object(BACKGROUND_NAME, me, coll)
+
+
+def replace_background(built: Built, result: "PipelineResult") -> None:
+    """Swap the background layer object for ``result.background`` (after the camera move changed,
+    which changes the band the layer must cover)."""
+    for ob in [o for o in built.collection.objects if o.name.startswith(BACKGROUND_NAME)]:
+        me = ob.data
+        mats = list(me.materials) if me else []
+        bpy.data.objects.remove(ob)
+        for mat in mats:
+            if mat is None:
+                continue
+            for node in mat.node_tree.nodes if mat.node_tree else []:
+                img = getattr(node, "image", None)
+                if img is not None and img.get(GENERATED_KEY):
+                    bpy.data.images.remove(img)
+            bpy.data.materials.remove(mat)
+        if me is not None and me.users == 0:
+            bpy.data.meshes.remove(me)
+    _background_object(result, built.collection)
 
 
 def build(result: "PipelineResult", *, scene=None, animate: bool = True) -> Built:
@@ -211,7 +232,8 @@ def find_built(scene=None):
     if coll is None:
         return None
     cam = next((o for o in coll.objects if o.type == "CAMERA"), None)
-    photo = next((o for o in coll.objects if o.type != "CAMERA"), None)
+    photo = next((o for o in coll.objects if o.type != "CAMERA" and o.name != BACKGROUND_NAME
+                  and not o.name.startswith(BACKGROUND_NAME + ".")), None)
     img = next((i for i in bpy.data.images if i.get(GENERATED_KEY) and i.name.startswith("3D Photo image")), None)
     if cam is None or photo is None:
         return None

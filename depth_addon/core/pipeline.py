@@ -298,23 +298,42 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     report(progress, "build geometry", 1.0)
 
     plan = plan_camera(Z, K, settings, depth_result.valid)
-    background = None
-    if settings.mode == "mesh" and settings.fill_background and settings.tear_threshold is not None:
-        from .layers import build_background
-        report(progress, "fill background", 0.0)
-        background = build_background(photo.rgb, Z, K, plan.keys, scene=plan.scene,
-                                      tear_threshold=settings.tear_threshold,
-                                      band_px=settings.band_px, method=settings.inpaint,
-                                      step=settings.step)
-        if background.holes_expected:
-            notice(f"the camera move reveals up to {background.needed_px:.0f} px behind edges but the "
-                   f"filled band is {background.band_px} px: holes will show; use --amount "
-                   f"{background.safe_amount:.2g} or less")
-        report(progress, "fill background", 1.0)
+    background = fill_background(photo, Z, K, plan, settings, progress)
     return PipelineResult(photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=plan.keys, scene=plan.scene,
                           render_size=plan.render_size, K_render=plan.K_render, settings=settings,
                           zoom=plan.zoom, notes=list(depth_result.notes), background=background)
+
+
+def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPlan",
+                    settings: Settings, progress: Optional[ProgressFn] = None):
+    """The filled background layer for a torn mesh and a camera plan (None when not wanted).
+
+    Runs :func:`depth_addon.core.layers.build_background` when ``settings.mode == "mesh"``,
+    tearing is on and ``settings.fill_background``; notices when the move reveals more than the
+    band can fill. Called again by the UI when the camera move changes (the band depends on it).
+
+    Args:
+        photo: the picture; Z: (H, W) float32 depth > 0; K: (3, 3) intrinsics in pixels.
+        plan: :func:`plan_camera` result; settings: tear threshold, band, inpainting method, step.
+    Returns:
+        :class:`depth_addon.core.layers.BackgroundLayer` or None.
+    """
+    if not (settings.mode == "mesh" and settings.fill_background
+            and settings.tear_threshold is not None):
+        return None
+    from .layers import build_background
+    report(progress, "fill background", 0.0)
+    background = build_background(photo.rgb, Z, K, plan.keys, scene=plan.scene,
+                                  tear_threshold=settings.tear_threshold,
+                                  band_px=settings.band_px, method=settings.inpaint,
+                                  step=settings.step)
+    if background.holes_expected:
+        notice(f"the camera move reveals up to {background.needed_px:.0f} px behind edges but the "
+               f"filled band is {background.band_px} px: holes will show; use --amount "
+               f"{background.safe_amount:.2g} or less")
+    report(progress, "fill background", 1.0)
+    return background
 
 
 @dataclass

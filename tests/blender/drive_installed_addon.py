@@ -64,6 +64,11 @@ out["mesh_vertices"] = len(ob.data.vertices) if ob else 0
 props.preset, props.seconds, props.fps = "SWING", 0.5, 4
 out["animate"] = op("animate_camera")
 out["frame_range"] = [scene.frame_start, scene.frame_end]
+props.amount = 2.0  # a bigger move needs a wider band: the layer is rebuilt, not duplicated
+out["animate_more"] = op("animate_camera")
+out["background_objects"] = len([o for o in bpy.data.objects if o.name.startswith("3D Photo background")])
+from importlib import import_module  # noqa: E402
+out["budget"] = import_module(MODULE + ".operators").budget_text(bpy.context)
 out["active_camera"] = scene.camera.name if scene.camera else None
 scene.render.filepath = os.path.join(WORK, "photo.mp4")
 scene.render.resolution_percentage = 50  # 225x150: H.264 needs even sizes -> clear error

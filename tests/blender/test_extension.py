@@ -47,7 +47,9 @@ def workdir(tmp_path_factory, motorcycle):
     work = tmp_path_factory.mktemp("work")
     Image.fromarray(skimage.data.chelsea()).save(work / "photo.jpg", quality=95)
     v, u = np.mgrid[0:300, 0:451]
-    np.save(work / "depth.npy", (1.5 + 2.0 * u / 451).astype(np.float32))
+    depth = (1.5 + 2.0 * u / 451).astype(np.float32)
+    depth[60:240, 100:250] = 1.0  # a box in front: depth edges to tear and fill behind
+    np.save(work / "depth.npy", depth)
     left, right, _ = motorcycle
     Image.fromarray(left).save(work / "left.png")
     Image.fromarray(right).save(work / "right.png")
@@ -83,6 +85,8 @@ def test_installed_addon_end_to_end(extension_zip, workdir, tiny_model_dir):
     assert r["build"] == [ok, ""] and r["mesh_vertices"] > 10_000
     assert r["animate"] == [ok, ""] and r["frame_range"] == [1, 2]
     assert r["active_camera"] == "3D Photo Camera"
+    assert r["animate_more"] == [ok, ""] and r["background_objects"] == 1
+    assert r["budget"].startswith("Safe motion:")
     assert r["render_odd"][0] == ["CANCELLED"] and "even" in r["render_odd"][1]
     assert "Traceback" not in r["render_odd"][1]
     assert r["render"] == [ok, ""] and r["video_exists"]
@@ -95,9 +99,10 @@ def test_installed_addon_end_to_end(extension_zip, workdir, tiny_model_dir):
                        np.load(workdir / "depth.npy"), rtol=1e-6)
     disp = np.asarray(Image.open(workdir / "disp.png"))
     assert disp.dtype == np.uint16 and disp[:, 0].mean() > disp[:, -1].mean()  # near = white
+    assert disp[150, 175] == disp.max()  # the box is nearest
     # rebuild replaces only what the add-on generated
     assert r["build_plane"] == [ok, ""]
-    assert r["objects_after_rebuild"] == ["3D Photo", "3D Photo Camera", "user object"]
+    assert r["objects_after_rebuild"] == ["3D Photo", "3D Photo Camera", "user object"]  # plane: no layer
     assert r["plane_modifiers"] == ["SUBSURF", "DISPLACE"]
     # stereo pair
     assert r["estimate_stereo"] == [ok, ""] and "metric" in r["stereo_status"]
