@@ -74,8 +74,10 @@ def why_not(op_id: str, context) -> str:
     if op_id == ids.OT_ESTIMATE:
         if not (props.image or props.image_path.strip()):
             return "choose a photo first"
-        if props.source == "STEREO" and props.sbs == "NONE" and not (props.right_image or props.right_path.strip()):
-            return "choose the right image of the stereo pair"
+        is_mpo = props.image_path.strip().lower().endswith(".mpo") and not props.image
+        if (props.source == "STEREO" and props.sbs == "NONE" and not is_mpo
+                and not (props.right_image or props.right_path.strip())):
+            return "choose the right image of the stereo pair (or an .mpo file)"
         if props.source == "DEPTH" and not props.depth_path.strip():
             return "choose a depth map file"
         if props.source == "PHOTO":
@@ -210,8 +212,9 @@ def estimate_job(context) -> jobs.Job:
     settings.validate()
     image = _image_input(props.image, props.image_path, "photo")
     right = depth = None
-    if props.source == "STEREO" and settings.sbs is None:
+    if props.source == "STEREO" and settings.sbs is None and (props.right_image or props.right_path.strip()):
         right = _image_input(props.right_image, props.right_path, "right image")
+    # (no right image: an .mpo photo holds both views; prepare_inputs reads them)
     if props.source == "DEPTH":
         depth = bpy.path.abspath(props.depth_path)
 

@@ -227,3 +227,18 @@ def test_conflicting_options(tmp_path, capsys, photo_file):
     expect_error([photo_file, "--right", photo_file, "--depth", "d.npy", "-o", tmp_path / "o.mp4"],
                  capsys, "either")
     expect_error([photo_file, "--resolution", "big", "-o", tmp_path / "o.mp4"], capsys, "1280x720")
+
+
+def test_mpo_from_a_stereo_camera_to_mp4(tmp_path, capsys, motorcycle):
+    """An MPO file (both views in one file, as Fujifilm W3 writes them) is matched as a pair."""
+    left, right, _ = motorcycle
+    path = tmp_path / "pair.mpo"
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 48  # FocalLengthIn35mmFilm
+    Image.fromarray(left).save(path, format="MPO", save_all=True, quality=95, exif=exif.tobytes(),
+                               append_images=[Image.fromarray(right)])
+    out = tmp_path / "mpo.mp4"
+    code, stdout, err = run_cli([path, "-o", out] + FAST, capsys)
+    assert code == 0, err
+    assert "stereo" in stdout
+    assert_parallax_video(out, 6, (160, 106))
