@@ -75,7 +75,12 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
                    help="background colour inpainting: Telea or Navier-Stokes (default %(default)s)")
     a = p.add_argument_group("animation and render")
     a.add_argument("--preset", default="circle", help=f"camera move: {', '.join(cp.PRESETS)}")
-    a.add_argument("--amount", type=float, default=1.0, help="motion strength (1 = default)")
+    a.add_argument("--amount", type=float, default=1.0,
+                   help="motion strength: 1 = the largest motion the filled background supports "
+                        "(torn mesh), else the default parallax")
+    a.add_argument("--parallax-units", action="store_true",
+                   help="read --amount in parallax units instead (1 = the nearest plane moves "
+                        "2.5%% of the width against the focus plane)")
     a.add_argument("--seconds", type=float, default=4.0)
     a.add_argument("--fps", type=int, default=30)
     a.add_argument("--resolution", help="render size WxH (default: photo's aspect, long side ≤ 1280)")
@@ -199,7 +204,8 @@ def run(args: argparse.Namespace) -> str:
         tear_threshold=None if args.no_tear else args.tear_threshold,
         preset=args.preset, amount=args.amount, seconds=args.seconds, fps=args.fps,
         resolution=_resolution(args.resolution), engine=args.engine, overscan=not args.no_overscan,
-        fill_background=not args.no_fill, band_px=args.band, inpaint=args.inpaint)
+        fill_background=not args.no_fill, band_px=args.band, inpaint=args.inpaint,
+        amount_is_budget=not args.parallax_units)
     settings.validate()
 
     image, right = args.image, args.right
@@ -288,9 +294,11 @@ def run(args: argparse.Namespace) -> str:
     bg = result.background
     if bg is not None:  # filled band and stretch budget (core/layers.py)
         geo_txt += (f", background band {bg.band_px} px for a {bg.needed_px:.0f} px reveal, safe "
-                    f"motion {'any' if bg.safe_amount == float('inf') else f'x{bg.safe_amount:.2g}'}")
+                    f"motion {'any' if bg.safe_amount == float('inf') else f'x{bg.safe_amount:.2g}'}"
+                    " of the default parallax")
     return (f"wrote {', '.join(written)} — {settings.n_frames} frames {wr}x{hr} at {settings.fps} fps, "
-            f"{settings.preset} x{settings.amount:g} (zoom {result.zoom:.3f}), depth {result.scene.near:.3g}–"
+            f"{settings.preset} x{settings.amount:g} (parallax x{result.parallax_amount:.2g}, "
+            f"zoom {result.zoom:.3f}), depth {result.scene.near:.3g}–"
             f"{result.scene.far:.3g} {units} ({result.depth.source or result.depth.kind}), "
             f"{geo_txt}, {time.perf_counter() - t0:.1f} s")
 

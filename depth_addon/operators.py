@@ -104,8 +104,9 @@ def budget_text(context) -> str:
     bg = getattr(r, "background", None) if r is not None else None
     if bg is None:
         return ""
-    safe = "any amount" if bg.safe_amount == float("inf") else f"amount ≤ {bg.safe_amount:.2g}"
-    return f"Safe motion: {safe} (band {bg.band_px} px, move reveals {bg.needed_px:.0f} px)"
+    safe = "unbounded" if bg.safe_amount == float("inf") else f"x{bg.safe_amount:.2g} default parallax"
+    return (f"Safe motion: {safe}; using x{r.parallax_amount:.2g} "
+            f"(band {bg.band_px} px, move reveals {bg.needed_px:.0f} px)")
 
 
 def _built(scene):
@@ -347,14 +348,15 @@ class DEPTH_OT_animate_camera(_Checked, bpy.types.Operator):
             # geometry stays as built; only the move (and the band it needs) changes
             built_s = result.settings
             s.mode, s.tear_threshold, s.step = built_s.mode, built_s.tear_threshold, built_s.step
-            plan = pipeline.plan_camera(result.Z, result.K, s, result.depth.valid)
-            background = pipeline.fill_background(result.photo, result.Z, result.K, plan, s)
+            plan, background, parallax = pipeline.plan_motion(result.photo, result.Z, result.K, s,
+                                                              result.depth.valid)
         except DepthAddonError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         result.settings = s
         result.camera, result.scene, result.zoom = plan.keys, plan.scene, plan.zoom
         result.render_size, result.K_render = plan.render_size, plan.K_render
+        result.parallax_amount = parallax
         built = _built(context.scene)
         if s.mode == "mesh":
             # the band the background must cover depends on the move

@@ -129,6 +129,7 @@ class DEPTH_PT_camera(_Sub, bpy.types.Panel):
         layout = self.layout
         layout.prop(props, "preset")
         layout.prop(props, "amount")
+        layout.prop(props, "amount_is_budget")
         row = layout.row(align=True)
         row.prop(props, "seconds")
         row.prop(props, "fps")

@@ -93,7 +93,11 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
 
     preset: EnumProperty(name="Camera Move", items=PRESET_ITEMS, default="CIRCLE")
     amount: FloatProperty(name="Amount", default=1.0, min=0.0, soft_max=4.0,
-                          description="Motion strength: 1 = near plane moves 2.5 % of the width")
+                          description="Motion strength: 1 = the largest motion the filled background "
+                                      "supports (torn mesh); otherwise the near plane moves 2.5 % of the width")
+    amount_is_budget: BoolProperty(name="Amount Relative to Safe Motion", default=True,
+                                   description="Off: amount in parallax units (1 = near plane moves "
+                                               "2.5 % of the width)")
     seconds: FloatProperty(name="Duration (s)", default=4.0, min=0.1, soft_max=60.0)
     fps: IntProperty(name="FPS", default=30, min=1, max=240)
     overscan: BoolProperty(name="Hide Edges (Overscan)", default=True,
@@ -138,7 +142,8 @@ def to_settings(props, prefs=None):
         preset=props.preset.lower().replace("_", "-"), amount=props.amount, seconds=props.seconds,
         fps=props.fps, engine=props.engine, overscan=props.overscan, rectify=props.rectify,
         fuse_mono=props.fuse_mono and props.source == "STEREO",
-        fill_background=props.fill_background, band_px=props.band_px or None, inpaint=props.inpaint)
+        fill_background=props.fill_background, band_px=props.band_px or None, inpaint=props.inpaint,
+        amount_is_budget=props.amount_is_budget)
 
 
 CLASSES = (DEPTH_PG_settings,)

@@ -64,6 +64,9 @@ class Settings:
     overscan: bool = True
     # filled background layer behind torn edges (core/layers.py); band_px None = auto from the move
     fill_background: bool = True
+    #: amount 1.0 = the largest motion the filled band supports (the stretch budget), capped at
+    #: BUDGET_MAX x the default parallax; False = amount in parallax units (1 = 2.5 % of the width)
+    amount_is_budget: bool = True
     band_px: Optional[int] = None
     inpaint: str = "telea"
 
@@ -132,6 +135,8 @@ class PipelineResult:
     K_render: np.ndarray
     settings: Settings
     zoom: float = 1.0
+    #: motion actually used, in parallax units (camera_path's amount): settings.amount x budget
+    parallax_amount: float = 1.0
     notes: list = field(default_factory=list)
     #: filled background layer (core.layers.BackgroundLayer: mesh, texture, band, stretch budget)
     #: for a torn mesh with settings.fill_background, else None
@@ -297,12 +302,48 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
                                  max_points=settings.max_vertices)
     report(progress, "build geometry", 1.0)
 
-    plan = plan_camera(Z, K, settings, depth_result.valid)
-    background = fill_background(photo, Z, K, plan, settings, progress)
-    return PipelineResult(photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
+    plan, background, parallax = plan_motion(photo, Z, K, settings, depth_result.valid, progress)
+    return PipelineResult(parallax_amount=parallax, photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=plan.keys, scene=plan.scene,
                           render_size=plan.render_size, K_render=plan.K_render, settings=settings,
                           zoom=plan.zoom, notes=list(depth_result.notes), background=background)
+
+
+#: upper limit of "amount 1.0 = largest safe motion", in parallax units (near plane moving
+#: 1.5 x 2.5 % of the width). The budget counts only disocclusions the band must fill, not the
+#: stretch of thin torn structures; on the motorcycle example its x2 showed specks at handlebars
+#: and spokes and a 26 % overscan crop, x1.5 does not.
+BUDGET_MAX = 1.5
+
+
+def plan_motion(photo: Photo, Z: np.ndarray, K: np.ndarray, settings: Settings,
+                valid: Optional[np.ndarray] = None, progress: Optional[ProgressFn] = None):
+    """Camera plan and background layer, with ``amount`` read against the stretch budget.
+
+    With ``settings.amount_is_budget`` and a torn, filled mesh, the layer is first built for the
+    default move to find the stretch budget ``b`` (the largest parallax amount whose disocclusions
+    the band can fill, :func:`depth_addon.core.layers.stretch_budget`); the move is then planned
+    with parallax amount ``settings.amount * min(b, BUDGET_MAX)`` and the layer rebuilt for it, so
+    ``amount = 1`` is the largest safe motion. Without a layer (points, plane, no tearing, no fill)
+    or with an unbounded budget (nothing tore), ``amount`` is in parallax units.
+
+    Args:
+        photo: the picture; Z: (H, W) float32 depth > 0; K: (3, 3) intrinsics in pixels.
+        settings: :class:`Settings`; valid: optional (H, W) bool mask.
+    Returns:
+        (CameraPlan, background layer or None, parallax amount used).
+    """
+    from dataclasses import replace as _replace
+
+    plan = plan_camera(Z, K, settings, valid)
+    background = fill_background(photo, Z, K, plan, settings, progress)
+    parallax = settings.amount
+    if background is not None and settings.amount_is_budget and math.isfinite(background.safe_amount):
+        parallax = settings.amount * min(background.safe_amount, BUDGET_MAX)
+        moved = _replace(settings, amount=parallax)
+        plan = plan_camera(Z, K, moved, valid)
+        background = fill_background(photo, Z, K, plan, moved, progress)
+    return plan, background, parallax
 
 
 def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPlan",
@@ -330,8 +371,7 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
                                   step=settings.step)
     if background.holes_expected:
         notice(f"the camera move reveals up to {background.needed_px:.0f} px behind edges but the "
-               f"filled band is {background.band_px} px: holes will show; use --amount "
-               f"{background.safe_amount:.2g} or less")
+               f"filled band is {background.band_px} px: holes will show; lower --amount")
     report(progress, "fill background", 1.0)
     return background
 
