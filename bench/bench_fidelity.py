@@ -287,7 +287,9 @@ def run_scene(name: str, tmp: str, log: list) -> dict:
         for label, over, pull in METHODS:
             s = pipeline.Settings(mode="mesh", depth_kind="metric", focal_px=float(K[0, 0]),
                                   preset=preset, amount=amount, seconds=n_frames, fps=1,
-                                  resolution=(W, H), engine="workbench", **over)
+                                  resolution=(W, H), engine="workbench",
+                                  amount_is_budget=False,  # same camera path for every method
+                                  **over)
             old_pull = layers.LAYER_PULL
             if pull is not None:
                 layers.LAYER_PULL = pull
