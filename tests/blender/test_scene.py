@@ -130,7 +130,7 @@ def _frames(folder):
     return [np.asarray(Image.open(f)).astype(np.float32) for f in files]
 
 
-@pytest.mark.parametrize("engine", ["workbench", "cycles"])
+@pytest.mark.parametrize("engine", ["workbench", "eevee", "cycles"])
 def test_render_shows_the_photo_and_parallax(tmp_path, empty_scene, engine):
     res = _run(tmp_path, frames=3, engine=engine, amount=2.0)
     bscene.build(res, scene=empty_scene)
