@@ -90,6 +90,7 @@ class Job:
 
     @property
     def cancel_requested(self) -> bool:
+        """Whether :meth:`cancel` was called."""
         return self._cancel.is_set()
 
     def poll(self) -> str:

@@ -27,6 +27,8 @@ class _Sub:
 
 
 class DEPTH_PT_main(bpy.types.Panel):
+    """Progress bar, Cancel and the last status line of the 3D Photo sidebar"""
+
     bl_idname = ids.PT_MAIN
     bl_label = "3D Photo"
     bl_space_type = "VIEW_3D"
@@ -44,6 +46,8 @@ class DEPTH_PT_main(bpy.types.Panel):
 
 
 class DEPTH_PT_source(_Sub, bpy.types.Panel):
+    """Photo, stereo pair (two files, side-by-side or MPO) or photo + depth map"""
+
     bl_idname = ids.PT_SOURCE
     bl_label = "Source"
 
@@ -70,6 +74,8 @@ class DEPTH_PT_source(_Sub, bpy.types.Panel):
 
 
 class DEPTH_PT_depth(_Sub, bpy.types.Panel):
+    """Depth model, device and resolution; Estimate Depth"""
+
     bl_idname = ids.PT_DEPTH
     bl_label = "Depth"
 
@@ -94,6 +100,8 @@ class DEPTH_PT_depth(_Sub, bpy.types.Panel):
 
 
 class DEPTH_PT_build(_Sub, bpy.types.Panel):
+    """Torn mesh, point cloud or displaced plane; tearing and background fill"""
+
     bl_idname = ids.PT_BUILD
     bl_label = "Build"
 
@@ -121,6 +129,8 @@ class DEPTH_PT_build(_Sub, bpy.types.Panel):
 
 
 class DEPTH_PT_camera(_Sub, bpy.types.Panel):
+    """Camera move, amount, duration and the stretch budget; Animate Camera"""
+
     bl_idname = ids.PT_CAMERA
     bl_label = "Camera"
 
@@ -141,6 +151,8 @@ class DEPTH_PT_camera(_Sub, bpy.types.Panel):
 
 
 class DEPTH_PT_output(_Sub, bpy.types.Panel):
+    """Render the video; export depth, displacement texture and PLY"""
+
     bl_idname = ids.PT_OUTPUT
     bl_label = "Output"
 

@@ -101,6 +101,7 @@ class Settings:
 
     @property
     def n_frames(self) -> int:
+        """Frames of the animation: round(seconds * fps), at least 1."""
         return max(1, int(round(self.seconds * self.fps)))
 
 
