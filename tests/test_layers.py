@@ -152,6 +152,34 @@ def test_nested_depths_take_the_surface_right_behind():
     assert b_only.any() and np.allclose(bg.depth[b_only], 6.0, rtol=1e-3)
 
 
+def test_deep_step_keeps_its_reach_past_a_nearby_shallow_step():
+    """A pole (2 m) with the wall (6 m) on its left and a box just behind it (2.2 m) on its right:
+    a sideways move looks far behind the pole's left edge but barely behind its right edge. The
+    layer behind the pole must carry the wall for the whole reach of the deep step, also where
+    the shallow step's far side is the nearer seed (nearest-seed propagation stopped half way
+    across the pole, and the camera saw through the rest: holes)."""
+    rgb = _background()
+    Z = np.full((H, W), 6.0, np.float32)
+    Z[:, 30:54] = 2.0  # the pole, 24 columns
+    Z[:, 54:] = 2.2  # the box right behind it
+    keys, st = _keys(Z, "swing", amount=2.5, n=16)
+    e = layers.torn_edges(Z, layers.LAYER_THRESHOLD_FACTOR * geo.DEFAULT_TEAR_THRESHOLD)
+    per = layers.pair_disocclusion_px(e, K, keys)
+    deep = e.z_far > 5.0
+    assert deep.any() and (~deep).any()
+    r_deep = float(layers.reach_px(per[deep].max()))
+    r_shallow = float(layers.reach_px(per[~deep].max()))
+    assert 13.0 < r_deep < 22.0 and r_shallow < 5.0  # the deep reach passes the pole's middle
+    bg = layers.build_background(rgb, Z, K, keys, scene=st, band_px=30)
+    row = H // 2
+    deep_cols = np.arange(30, 30 + int(r_deep))  # columns the deep step needs
+    assert bg.hole[row, deep_cols].all()
+    assert np.allclose(bg.depth[row, deep_cols[:-3]], 6.0, rtol=0.02)  # the wall
+    # columns next to the box carry the box; between the two reaches the layer is absent
+    assert bg.hole[row, 52:54].all() and np.allclose(bg.depth[row, 52:54], 2.2, rtol=0.02)
+    assert not bg.hole[row, 30 + int(r_deep) + 3:54 - int(r_shallow) - 2].any()
+
+
 def test_disocclusion_matches_the_parallax_formula():
     """Swing moves the camera sideways by r: the gap is f r (1/Zn - 1/Zf) px."""
     rgb, Z = _box_scene(z_box=2.0, z_wall=4.0)
