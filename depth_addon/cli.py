@@ -68,6 +68,9 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     g.add_argument("--no-tear", action="store_true", help="do not tear (rubber sheet)")
     g.add_argument("--no-fill", action="store_true",
                    help="no filled background layer behind torn edges (holes show when moving)")
+    g.add_argument("--hard-edges", action="store_true",
+                   help="no alpha ramp on the torn silhouettes (they fade over one mesh cell in "
+                        "EEVEE and Cycles by default; Workbench always draws them hard)")
     g.add_argument("--band", type=int, metavar="PX",
                    help="width of the filled background band in photo pixels (default: auto, the "
                         "largest gap the camera move opens)")
@@ -205,6 +208,7 @@ def run(args: argparse.Namespace) -> str:
         preset=args.preset, amount=args.amount, seconds=args.seconds, fps=args.fps,
         resolution=_resolution(args.resolution), engine=args.engine, overscan=not args.no_overscan,
         fill_background=not args.no_fill, band_px=args.band, inpaint=args.inpaint,
+        soft_edges=not args.hard_edges,
         amount_is_budget=not args.parallax_units)
     settings.validate()
 
@@ -293,9 +297,8 @@ def run(args: argparse.Namespace) -> str:
                if result.mesh is not None else f"{len(result.points[0]):,} points")
     bg = result.background
     if bg is not None:  # filled band and stretch budget (core/layers.py)
-        geo_txt += (f", background band {bg.band_px} px for a {bg.needed_px:.0f} px reveal, safe "
-                    f"motion {'any' if bg.safe_amount == float('inf') else f'x{bg.safe_amount:.2g}'}"
-                    " of the default parallax")
+        geo_txt += (f", background band {bg.band_px} px for a {bg.needed_px:.0f} px reveal, "
+                    f"{bg.budget_text()}")
     return (f"wrote {', '.join(written)} — {settings.n_frames} frames {wr}x{hr} at {settings.fps} fps, "
             f"{settings.preset} x{settings.amount:g} (parallax x{result.parallax_amount:.2g}, "
             f"zoom {result.zoom:.3f}), depth {result.scene.near:.3g}–"

@@ -99,13 +99,13 @@ def why_not(op_id: str, context) -> str:
 
 
 def budget_text(context) -> str:
-    """The stretch budget of the last build, for the panel ('' when unknown)."""
+    """The motion budget of the last build and what limits it, for the panel ('' when unknown)."""
     r = STATE.get(_key(context.scene), {}).get("result")
     bg = getattr(r, "background", None) if r is not None else None
     if bg is None:
         return ""
-    safe = "unbounded" if bg.safe_amount == float("inf") else f"x{bg.safe_amount:.2g} default parallax"
-    return (f"Safe motion: {safe}; using x{r.parallax_amount:.2g} "
+    text = bg.budget_text()
+    return (f"{text[0].upper()}{text[1:]}; using x{r.parallax_amount:.2g} "
             f"(band {bg.band_px} px, move reveals {bg.needed_px:.0f} px)")
 
 

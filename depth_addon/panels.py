@@ -118,6 +118,7 @@ class DEPTH_PT_build(_Sub, bpy.types.Panel):
             sub.prop(props, "tear_threshold")
             col = layout.column()
             col.active = props.use_tear
+            col.prop(props, "soft_edges")
             col.prop(props, "fill_background")
             sub = col.column()
             sub.active = props.fill_background

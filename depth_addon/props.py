@@ -85,6 +85,9 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
     fill_background: BoolProperty(name="Fill Background", default=True,
                                   description="A filled background layer behind every torn edge "
                                               "(no holes when the camera moves)")
+    soft_edges: BoolProperty(name="Soft Edges", default=True,
+                             description="Fade torn silhouettes out over one mesh cell (alpha "
+                                         "blended in EEVEE and Cycles; Workbench draws them hard)")
     band_px: IntProperty(name="Band (px)", default=0, min=0, max=4096, subtype="PIXEL",
                          description="Width of the filled band (0 = what the camera move reveals)")
     inpaint: EnumProperty(name="Inpainting", items=[("telea", "Telea", "Telea 2004"),
@@ -143,6 +146,7 @@ def to_settings(props, prefs=None):
         fps=props.fps, engine=props.engine, overscan=props.overscan, rectify=props.rectify,
         fuse_mono=props.fuse_mono and props.source == "STEREO",
         fill_background=props.fill_background, band_px=props.band_px or None, inpaint=props.inpaint,
+        soft_edges=props.soft_edges,
         amount_is_budget=props.amount_is_budget)
 
 

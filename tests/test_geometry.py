@@ -91,6 +91,33 @@ def test_tearing_splits_exactly_the_cells_that_cross_a_step_edge():
     assert np.allclose(np.unique(np.round(uv[:, 0], 3)), [29.0, 30.0])
 
 
+def test_soft_edges_fade_only_the_pulled_forward_corners_of_near_copies():
+    Z = _step_scene()
+    K = geo.intrinsics_from_fov(60, 40)
+    m = geo.build_mesh(Z, K, step=1, tear_threshold=0.06)
+    assert m.alpha is not None and m.alpha.shape == (len(m.positions),)
+    assert set(np.unique(m.alpha)) == {0.0, 1.0}
+    soft = m.soft_faces()
+    # the soft faces are exactly the near copies (one per torn cell), all at the near depth
+    assert soft.sum() == m.n_torn_cells
+    assert np.array_equal(np.flatnonzero(soft), m.n_base_faces + np.arange(m.n_torn_cells))
+    assert np.allclose(m.positions[m.faces[soft], 2], 2.0)
+    # each near copy fades from its near corners (alpha 1, at the edge's near pixel column 29)
+    # to the corners pulled forward from the far side (alpha 0, column 30)
+    cols = np.round(geo.project(m.positions, K)[:, 0], 3)
+    a = m.alpha[m.faces[soft]]
+    c = cols[m.faces[soft]]
+    assert np.all(a[c == 29.0] == 1.0) and np.all(a[c == 30.0] == 0.0)
+    # splitting keeps every face and vertex attribute
+    ramp, rest = m.split(soft)
+    assert len(ramp.faces) + len(rest.faces) == len(m.faces)
+    assert np.all(rest.alpha == 1.0) and ramp.alpha.min() == 0.0
+    assert np.allclose(ramp.positions[ramp.faces], m.positions[m.faces[soft]])
+    assert np.allclose(rest.uvs[rest.faces], m.uvs[m.faces[~soft]])
+    # no tear, no alpha
+    assert geo.build_mesh(Z, K, step=1, tear_threshold=None).alpha is None
+
+
 def test_untorn_mesh_keeps_the_rubber_sheet():
     m = geo.build_mesh(_step_scene(), geo.intrinsics_from_fov(60, 40), step=1, tear_threshold=None)
     z = m.positions[:, 2][m.faces]

@@ -80,7 +80,10 @@ def test_no_layer_without_depth_edges(kind):
     bg = layers.build_background(_background(), Z, K, keys, scene=st)
     assert bg.n_edges == 0 and not bg.hole.any() and not bg.layer_mask.any()
     assert len(bg.mesh.faces) == 0 and len(bg.mesh.positions) == 0
-    assert bg.safe_amount == math.inf and bg.needed_px == 0.0
+    assert bg.needed_px == 0.0
+    # nothing to fill, nothing stretches: only the overscan crop limits the motion
+    assert bg.budget.holes == math.inf and bg.budget.stretch == math.inf
+    assert bg.safe_amount == bg.budget.crop and bg.budget.limit in ("crop", "none")
 
 
 def test_layer_depth_is_behind_the_foreground_along_every_torn_edge():
@@ -223,14 +226,50 @@ def test_stretch_budget_is_where_the_disocclusion_fills_the_band():
     a5 = layers.stretch_budget(e, K, "circle", st, W, 5.0)
     a10 = layers.stretch_budget(e, K, "circle", st, W, 10.0)
     assert a10 == pytest.approx(2 * a5, rel=0.02)  # linear in the amount
-    # the result's budget: an explicit band -> that band; automatic -> the cap
+    # the result's hole limit: an explicit band -> that band; automatic -> the cap
     bg = layers.build_background(rgb, Z, K, keys, scene=st, band_px=5)
-    assert bg.safe_amount == pytest.approx(a5, rel=1e-6)
+    assert bg.budget.holes == pytest.approx(a5, rel=1e-6)
+    assert bg.safe_amount == min(bg.budget.holes, bg.budget.stretch, bg.budget.crop)
     bg = layers.build_background(rgb, Z, K, keys, scene=st)
-    assert bg.safe_amount == pytest.approx(
+    assert bg.budget.holes == pytest.approx(
         layers.stretch_budget(e, K, "circle", st, W, layers.band_cap_px(W, H)), rel=1e-6)
     with pytest.raises(InputError, match="band"):
         layers.stretch_budget(e, K, "circle", st, W, 0)
+
+
+def test_stretch_limit_is_where_a_sub_threshold_step_smears_by_the_limit():
+    """A 4 % step (below the 6 % tear threshold: the mesh stays joined there) stretches its faces
+    by f |t| (1/Zn - 1/Zf) px under a sideways move; a steep plane never limits the motion."""
+    Z = np.full((H, W), 4.0, np.float32)
+    Z[:, : W // 2] = 4.0 * 0.96  # untorn step
+    st = cp.scene_depth(Z)
+    a = layers.stretch_limit(Z, K, "swing", st, W)
+    assert math.isfinite(a) and a > 0
+    t = np.linspace(0, 1, layers.BUDGET_SAMPLES)
+    r = np.abs(cp.camera_path_at("swing", t, st, K, W, amount=a).positions[:, 0]).max()
+    smear = K[0, 0] * r * (1 / (4.0 * 0.96) - 1 / 4.0)
+    assert smear == pytest.approx(layers.STRETCH_MAX_PX, rel=0.03)
+    # a steep ground plane (1/Z affine in v) has no unexplained step: no stretch limit
+    v = np.arange(H, dtype=np.float64)[:, None]
+    Zg = np.broadcast_to(1.6 / ((v - K[1, 2] + 40.0) / K[1, 1]), (H, W)).astype(np.float32)
+    assert layers.stretch_limit(Zg, K, "swing", cp.scene_depth(Zg), W) == math.inf
+
+
+def test_crop_limit_is_where_the_overscan_zoom_reaches_its_limit():
+    rgb, Z = _box_scene()
+    st = cp.scene_depth(Z)
+    a = layers.crop_limit(Z, K, "circle", st)
+    t = np.linspace(0, 1, layers.BUDGET_SAMPLES)
+    zoom = cp.overscan_zoom(Z, K, cp.camera_path_at("circle", t, st, K, W, amount=a))
+    assert zoom == pytest.approx(layers.MAX_BUDGET_ZOOM, abs=0.01)
+    # the budget names the limit that binds; without overscan the crop does not limit
+    keys, _ = _keys(Z, "circle")
+    bg = layers.build_background(rgb, Z, K, keys, scene=st, band_px=40)
+    assert bg.budget.crop == pytest.approx(a, rel=1e-6)
+    assert bg.budget.limit == min(("holes", bg.budget.holes), ("stretch", bg.budget.stretch),
+                                  ("crop", bg.budget.crop), key=lambda x: x[1])[0]
+    assert layers.build_background(rgb, Z, K, keys, scene=st, overscan=False).budget.crop == math.inf
+    assert "limited by" in bg.budget_text()
 
 
 def test_layer_mesh_is_small_faces_the_camera_and_covers_the_hole():

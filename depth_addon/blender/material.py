@@ -62,10 +62,19 @@ def _nodes_material(name: str):
     return mat, nt, out
 
 
-def photo_material(name: str, image: "bpy.types.Image") -> "bpy.types.Material":
+def photo_material(name: str, image: "bpy.types.Image",
+                   alpha_attribute: str | None = None) -> "bpy.types.Material":
     """Unlit material: Image Texture (UVMap) -> Emission (strength 1) -> output.
 
     The image node is the active node so Workbench's 'TEXTURE' colour shows it too.
+
+    Args:
+        name: datablock name; image: the photo (sRGB).
+        alpha_attribute: name of a float point attribute holding per-vertex opacity in [0, 1];
+            when given, a Mix Shader blends Transparent BSDF -> Emission by it and the material
+            renders BLENDED in EEVEE (sorted alpha blending, smooth at 16 samples where
+            DITHERED is noisy; 'blend_method' on 4.2). Cycles blends it exactly; Workbench ignores
+            shader transparency and draws the faces opaque.
     """
     mat, nt, out = _nodes_material(name)
     tex = nt.nodes.new("ShaderNodeTexImage")
@@ -75,7 +84,22 @@ def photo_material(name: str, image: "bpy.types.Image") -> "bpy.types.Material":
     em = nt.nodes.new("ShaderNodeEmission")
     em.inputs["Strength"].default_value = 1.0
     nt.links.new(tex.outputs["Color"], em.inputs["Color"])
-    nt.links.new(em.outputs["Emission"], out.inputs["Surface"])
+    if alpha_attribute is None:
+        nt.links.new(em.outputs["Emission"], out.inputs["Surface"])
+    else:
+        attr = nt.nodes.new("ShaderNodeAttribute")
+        attr.attribute_type = "GEOMETRY"
+        attr.attribute_name = alpha_attribute
+        clear = nt.nodes.new("ShaderNodeBsdfTransparent")
+        mix = nt.nodes.new("ShaderNodeMixShader")
+        nt.links.new(attr.outputs["Fac"], mix.inputs[0])
+        nt.links.new(clear.outputs["BSDF"], mix.inputs[1])
+        nt.links.new(em.outputs["Emission"], mix.inputs[2])
+        nt.links.new(mix.outputs["Shader"], out.inputs["Surface"])
+        if hasattr(mat, "surface_render_method"):
+            mat.surface_render_method = "BLENDED"
+        if bpy.app.version < (4, 2, 0) and hasattr(mat, "blend_method"):
+            mat.blend_method = "BLEND"
     nt.nodes.active = tex
     return mat
 

@@ -12,7 +12,8 @@ GENERATED_KEY = "depth3d_generated"
 
 
 def mesh_from_quads(name: str, positions: np.ndarray, faces: np.ndarray,
-                    uvs: np.ndarray | None = None) -> "bpy.types.Mesh":
+                    uvs: np.ndarray | None = None,
+                    point_floats: dict | None = None) -> "bpy.types.Mesh":
     """A new mesh datablock from quads.
 
     Args:
@@ -20,6 +21,8 @@ def mesh_from_quads(name: str, positions: np.ndarray, faces: np.ndarray,
         positions: (N, 3) float32 vertex coordinates in Blender's frame (metres / scene units).
         faces: (F, 4) int vertex indices per quad.
         uvs: optional (N, 2) float32 per-vertex UVs; written as a per-corner "UVMap" attribute.
+        point_floats: optional {attribute name: (N,) float32} written as float point attributes
+            (e.g. the per-vertex "alpha" of soft silhouettes, read by an Attribute node).
     Returns:
         the mesh (no object is created).
     Raises:
@@ -45,6 +48,11 @@ def mesh_from_quads(name: str, positions: np.ndarray, faces: np.ndarray,
         if uvs is not None:
             uv = me.attributes.new("UVMap", "FLOAT2", "CORNER")
             uv.data.foreach_set("vector", np.ascontiguousarray(uvs, np.float32)[quads.ravel()].ravel())
+    for key, values in (point_floats or {}).items():
+        vals = np.ascontiguousarray(values, dtype=np.float32)
+        if vals.shape != (len(pos),):
+            raise ValueError(f"attribute {key!r} must be ({len(pos)},), got {vals.shape}")
+        me.attributes.new(key, "FLOAT", "POINT").data.foreach_set("value", vals)
     me.update(calc_edges=True)
     return me
 

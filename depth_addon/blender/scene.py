@@ -25,6 +25,9 @@ from .mesh import GENERATED_KEY, mesh_from_quads, new_object, points_mesh
 
 COLLECTION_NAME = "3D Photo"
 BACKGROUND_NAME = "3D Photo background"
+EDGES_NAME = "3D Photo soft edges"
+#: custom property naming what a generated object is: "photo", "background", "edges", "camera"
+ROLE_KEY = "depth3d_role"
 
 
 @dataclass
@@ -54,11 +57,23 @@ def _tag(idb):
     return idb
 
 
-def _photo_mesh_object(result: "PipelineResult", coll, mat):
+def _photo_mesh_object(result: "PipelineResult", coll, mat, img=None):
+    """The photo mesh; with soft edges (a torn mesh whose near copies carry alpha ramps and
+    ``settings.soft_edges``) the ramp faces go to a second object, "3D Photo soft edges", with an
+    alpha-blended copy of the material, so the opaque rest keeps writing depth in EEVEE."""
     m = result.mesh
+    soft = m.soft_faces() if (img is not None and getattr(result.settings, "soft_edges", False)) else None
+    if soft is not None and soft.any():
+        ramp, m = m.split(soft)
+        me = _tag(mesh_from_quads(EDGES_NAME, geo.cv_to_blender(ramp.positions), ramp.faces,
+                                  ramp.uvs, {"alpha": ramp.alpha}))
+        me.materials.append(_tag(bmat.photo_material(EDGES_NAME, img, alpha_attribute="alpha")))
+        new_object(EDGES_NAME, me, coll)[ROLE_KEY] = "edges"
     me = _tag(mesh_from_quads("3D Photo", geo.cv_to_blender(m.positions), m.faces, m.uvs))
     me.materials.append(mat)
-    return new_object("3D Photo", me, coll)
+    ob = new_object("3D Photo", me, coll)
+    ob[ROLE_KEY] = "photo"
+    return ob
 
 
 def _plane_object(result: "PipelineResult", coll, mat):
@@ -99,6 +114,7 @@ def _points_object(result: "PipelineResult", coll):
     attr = me.attributes.new("radius", "FLOAT", "POINT")
     attr.data.foreach_set("value", radius)
     ob = new_object("3D Photo", me, coll)
+    ob[ROLE_KEY] = "photo"
     mat = _tag(bmat.point_material("3D Photo points"))
     ng = _tag(bpy.data.node_groups.new("3D Photo points", "GeometryNodeTree"))
     ng.interface.new_socket("Geometry", in_out="INPUT", socket_type="NodeSocketGeometry")
@@ -131,13 +147,15 @@ def _background_object(result: PipelineResult, coll):
     me = _tag(mesh_from_quads("3D Photo background", geo.cv_to_blender(bg.mesh.positions),
                               bg.mesh.faces, bg.mesh.uvs))
     me.materials.append(mat)
-    return new_object(BACKGROUND_NAME, me, coll)
+    ob = new_object(BACKGROUND_NAME, me, coll)
+    ob[ROLE_KEY] = "background"
+    return ob
 
 
 def replace_background(built: Built, result: "PipelineResult") -> None:
     """Swap the background layer object for ``result.background`` (after the camera move changed,
     which changes the band the layer must cover)."""
-    for ob in [o for o in built.collection.objects if o.name.startswith(BACKGROUND_NAME)]:
+    for ob in [o for o in built.collection.objects if _role(o) == "background"]:
         me = ob.data
         mats = list(me.materials) if me else []
         bpy.data.objects.remove(ob)
@@ -174,7 +192,8 @@ def build(result: "PipelineResult", *, scene=None, animate: bool = True) -> Buil
         ob = _points_object(result, coll)
     else:
         mat = _tag(bmat.photo_material("3D Photo", img))
-        ob = _plane_object(result, coll, mat) if s.mode == "plane" else _photo_mesh_object(result, coll, mat)
+        ob = (_plane_object(result, coll, mat) if s.mode == "plane"
+              else _photo_mesh_object(result, coll, mat, img))
         _background_object(result, coll)
 
     cam = _tag(bpy.data.cameras.new("3D Photo Camera"))
@@ -225,6 +244,18 @@ def animate_camera(built: Built, result: "PipelineResult", *, scene=None) -> Non
     scene.frame_set(1)
 
 
+def _role(ob) -> str:
+    """What a generated object is (:data:`ROLE_KEY`; older builds: from its type and name)."""
+    role = ob.get(ROLE_KEY)
+    if role:
+        return str(role)
+    if ob.type == "CAMERA":
+        return "camera"
+    if ob.name.startswith(BACKGROUND_NAME):
+        return "background"
+    return "edges" if ob.name.startswith(EDGES_NAME) else "photo"
+
+
 def find_built(scene=None):
     """The :class:`Built` of the 3D photo in ``scene`` from an earlier :func:`build`, or None."""
     scene = scene or bpy.context.scene
@@ -232,8 +263,7 @@ def find_built(scene=None):
     if coll is None:
         return None
     cam = next((o for o in coll.objects if o.type == "CAMERA"), None)
-    photo = next((o for o in coll.objects if o.type != "CAMERA" and o.name != BACKGROUND_NAME
-                  and not o.name.startswith(BACKGROUND_NAME + ".")), None)
+    photo = next((o for o in coll.objects if _role(o) == "photo"), None)
     img = next((i for i in bpy.data.images if i.get(GENERATED_KEY) and i.name.startswith("3D Photo image")), None)
     if cam is None or photo is None:
         return None

@@ -252,6 +252,9 @@ class MeshData:
         grid: (gw, gh) size of the base vertex grid.
         n_base_faces: faces of the untorn grid that were kept as they are.
         n_torn_cells: grid cells that straddle a depth edge (each became a near and a far quad).
+        alpha: optional (N,) float32 per-vertex opacity in [0, 1] for soft silhouettes: 0 on the
+            corners of a torn cell's near copy that were pulled forward from the far side, 1
+            elsewhere (see :func:`build_mesh`); None = opaque everywhere.
     """
 
     positions: np.ndarray
@@ -260,6 +263,25 @@ class MeshData:
     grid: tuple
     n_base_faces: int
     n_torn_cells: int
+    alpha: Optional[np.ndarray] = None
+
+    def split(self, face_mask: np.ndarray) -> tuple:
+        """Two meshes: the faces where ``face_mask`` (F,) bool is True, and the rest, each with only
+        the vertices it uses (positions, UVs and alpha carried over; grid/counts copied)."""
+        out = []
+        for m in (face_mask, ~face_mask):
+            f = self.faces[m]
+            used, inv = np.unique(f, return_inverse=True)
+            out.append(MeshData(self.positions[used], inv.reshape(-1, 4).astype(np.int32),
+                                self.uvs[used], self.grid, self.n_base_faces, self.n_torn_cells,
+                                None if self.alpha is None else self.alpha[used]))
+        return out[0], out[1]
+
+    def soft_faces(self) -> np.ndarray:
+        """(F,) bool: faces with a vertex of alpha < 1 (the soft silhouette ramps)."""
+        if self.alpha is None or len(self.faces) == 0:
+            return np.zeros(len(self.faces), bool)
+        return (self.alpha[self.faces] < 1.0).any(1)
 
 
 def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
@@ -279,7 +301,11 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         tear_threshold: relative depth jump that tears (see module doc); None = never tear.
     Returns:
         :class:`MeshData`. Vertex count = gw * gh + one extra vertex per (vertex, side) that a torn
-        cell needs; face count = (gw-1)(gh-1) + n_torn_cells.
+        cell needs; face count = (gw-1)(gh-1) + n_torn_cells. Its ``alpha`` is 0 on the vertices a
+        near copy pulled forward from the far side and 1 elsewhere, so a renderer that blends by it
+        fades each silhouette out over one grid cell (``step`` pixels) instead of cutting it with
+        scissors -- like the soft alpha matte at depth edges of 3D Photo Inpainting (Shih et al.,
+        CVPR 2020) -- while the far copy underneath stays opaque.
     Raises:
         InputError: if Z is not a 2-D array of finite positive depths, or K is not (3, 3).
     """
@@ -334,6 +360,7 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         z_far = cv2.dilate(Zg, kernel).ravel()
 
         next_index = gh * gw
+        alphas = [np.ones(gh * gw, np.float32)]
         out_faces_near = corners.copy()
         out_faces_far = corners.copy()
         for far_side, zsrc, out in ((True, z_near, out_faces_near), (False, z_far, out_faces_far)):
@@ -347,6 +374,7 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
             vu, vvv = uu.ravel()[verts], vv.ravel()[verts]
             positions.append(unproject(vu, vvv, zsrc[verts], K))
             uvs.append(base_uv[verts])
+            alphas.append(np.full(len(verts), 0.0 if far_side else 1.0, np.float32))
             next_index += len(verts)
         # (a, b, c, d) -> counter-clockwise (a, d, c, b)
         faces.append(out_faces_near[:, [0, 3, 2, 1]])
@@ -359,6 +387,7 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         grid=(gw, gh),
         n_base_faces=int(keep.sum()),
         n_torn_cells=n_torn,
+        alpha=np.concatenate(alphas) if n_torn else None,
     )
 
 

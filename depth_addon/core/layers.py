@@ -28,9 +28,13 @@ depth edge, but with classical, fast filling instead of learned networks:
    seam), textured with the inpainted crop, placed a hair (:data:`LAYER_PULL`) in front of the main
    mesh's far surface and well behind the foreground.
 
-Stretch budget (:func:`stretch_budget`): disocclusions grow linearly with the preset's ``amount``;
-the budget is the largest amount whose largest disocclusion still fits in the band (the band cap
-when the band is automatic). Beyond it the camera reveals holes wider than the filled band.
+Motion budget (:class:`MotionBudget`): how far a preset may move before the 3D photo shows its
+seams, as the smallest of three limits, each found by bisection on the preset's ``amount``:
+holes (:func:`stretch_budget`: the largest disocclusion still fits in the band -- the band cap when
+the band is automatic), stretch (:func:`stretch_limit`: faces of the untorn mesh grow by at most
+:data:`STRETCH_MAX_PX` beyond their plane over the sub-threshold steps the mesh did not tear) and
+crop (:func:`crop_limit`: the overscan zoom that keeps the photo's border out of frame stays
+within :data:`MAX_BUDGET_ZOOM`).
 
 No bpy here. Coordinates follow :mod:`.geometry` (OpenCV camera axes, pixel centres at integers).
 """
@@ -71,6 +75,18 @@ MAX_EDGE_SAMPLES = 20_000
 MAX_PATH_SAMPLES = 48
 #: torn pairs are grouped into at most this many bins of background depth (see background_depth)
 DEPTH_BINS = 8
+#: stretch limit of the motion budget: the untorn mesh's faces may grow by at most this many photo
+#: pixels beyond what their own plane predicts (a rubber-sheet smear over a sub-threshold step) ...
+STRETCH_MAX_PX = 4.0
+#: ... counted at this quantile of all untorn neighbour pairs (one noisy pixel does not set it)
+STRETCH_QUANTILE = 0.999
+#: crop limit of the motion budget: the overscan zoom that keeps the photo's border out of frame
+#: may reach this factor (1.2 = a sixth of the width and height cropped away)
+MAX_BUDGET_ZOOM = 1.2
+#: budget searches: path samples, relative tolerance of the bisection, stretch candidates
+BUDGET_SAMPLES = 24
+BUDGET_TOLERANCE = 0.01
+STRETCH_CANDIDATES = 5_000
 
 
 @dataclass
@@ -97,6 +113,36 @@ class TornEdges:
 
 
 @dataclass
+class MotionBudget:
+    """How far a preset may move the camera, in its ``amount`` (parallax units), per limit.
+
+    Attributes:
+        holes: largest amount whose disocclusions fit the filled band (:func:`stretch_budget`).
+        stretch: largest amount at which the untorn mesh's faces stretch by at most
+            :data:`STRETCH_MAX_PX` beyond their plane (:func:`stretch_limit`).
+        crop: largest amount whose overscan zoom stays within :data:`MAX_BUDGET_ZOOM`
+            (:func:`crop_limit`; inf without overscan).
+    Each is ``inf`` when that limit is never reached (up to the search's end).
+    """
+
+    holes: float
+    stretch: float
+    crop: float
+
+    @property
+    def amount(self) -> float:
+        """The budget: the smallest of the three limits."""
+        return min(self.holes, self.stretch, self.crop)
+
+    @property
+    def limit(self) -> str:
+        """Which limit sets the budget: "holes", "stretch", "crop" or "none" (unbounded)."""
+        if not math.isfinite(self.amount):
+            return "none"
+        return min((self.holes, "holes"), (self.stretch, "stretch"), (self.crop, "crop"))[1]
+
+
+@dataclass
 class BackgroundLayer:
     """The filled background layer of a 3D photo (see module doc).
 
@@ -113,9 +159,11 @@ class BackgroundLayer:
         band_px: band width used, photo pixels (into the foreground from each torn edge).
         needed_px: largest disocclusion of the camera path, photo pixels (0 without a path).
         band_cap_px: cap of the automatic band, photo pixels.
-        safe_amount: stretch budget: the largest preset ``amount`` whose disocclusions fit the
-            band -- ``band_px`` when given, else the cap ``band_cap_px`` the automatic band may grow
-            to (inf if nothing tore or the path reveals nothing).
+        safe_amount: the motion budget (``budget.amount``): the largest preset ``amount`` whose
+            disocclusions fit the band -- ``band_px`` when given, else the cap ``band_cap_px`` the
+            automatic band may grow to --, whose untorn faces do not stretch and whose overscan
+            crop stays moderate (inf without a camera path or when nothing limits it).
+        budget: :class:`MotionBudget` with each limit (None without a camera path).
         method: inpainting method used.
         n_edges: torn neighbour pairs found at the working resolution.
         seconds: wall time of :func:`build_background`.
@@ -135,6 +183,16 @@ class BackgroundLayer:
     method: str
     n_edges: int
     seconds: float
+    budget: Optional[MotionBudget] = None
+
+    def budget_text(self) -> str:
+        """One line for the CLI and the panel: the safe motion and what limits it."""
+        if not math.isfinite(self.safe_amount):
+            return "safe motion: unbounded"
+        why = {"holes": "the filled band", "stretch": "stretching faces",
+               "crop": "the overscan crop"}.get(self.budget.limit if self.budget else "", "")
+        return (f"safe motion x{self.safe_amount:.2g} of the default parallax"
+                + (f" (limited by {why})" if why else ""))
 
     @property
     def holes_expected(self) -> bool:
@@ -283,7 +341,7 @@ def auto_band_px(needed_px: float, width: int, height: int) -> int:
 
 
 def stretch_budget(edges: TornEdges, K: np.ndarray, preset: str, scene: cp.SceneDepth,
-                   width: int, band_px: float, *, scale: float = 1.0, samples: int = 48,
+                   width: int, band_px: float, *, scale: float = 1.0, samples: int = BUDGET_SAMPLES,
                    max_amount: float = 20.0) -> float:
     """The largest motion ``amount`` of a preset whose disocclusions fit into ``band_px``.
 
@@ -314,18 +372,134 @@ def stretch_budget(edges: TornEdges, K: np.ndarray, preset: str, scene: cp.Scene
         return disocclusion_px(edges, K, cp.camera_path_at(preset, t, scene, K, width, amount=a),
                                scale=scale)
 
-    if need(max_amount) <= band_px:
+    return _bisect_amount(lambda a: need(a) <= band_px, max_amount)
+
+
+def _bisect_amount(ok, max_amount: float) -> float:
+    """Largest amount in [0, max_amount] with ok(amount) True (ok monotone; inf if ok(max))."""
+    if ok(max_amount):
         return math.inf
     lo, hi = 0.0, max_amount
     for _ in range(30):
         mid = 0.5 * (lo + hi)
-        if need(mid) <= band_px:
+        if ok(mid):
             lo = mid
         else:
             hi = mid
-        if hi - lo < 1e-3 * max(hi, 1e-3):
+        if hi - lo < BUDGET_TOLERANCE * max(hi, 1e-3):
             break
     return lo
+
+
+def stretched_pairs(Z: np.ndarray, threshold: float, quantile: float = STRETCH_QUANTILE,
+                    max_pairs: int = STRETCH_CANDIDATES):
+    """Untorn neighbour pairs whose inverse depth steps beyond the local slope, as pairs whose
+    parallax against each other stretches the face between them.
+
+    The unexplained step of a pair is r = min(|dw - g_left|, |dw - g_right|) / max(w_a, w_b) with
+    dw the pair's difference of inverse depth w = 1/Z and g the differences two pixels to either
+    side (a plane has none; see :mod:`.geometry`). Pairs with r >= ``threshold`` are torn (the
+    hole budget's business). Each untorn pair becomes a :class:`TornEdges` entry with
+    z_near = its nearer depth and z_far = z_near / (1 - r), so :func:`pair_disocclusion_px` gives
+    how far its face stretches beyond its plane.
+
+    Args:
+        Z: (h, w) float32 depth > 0; threshold: the mesh's tear threshold (relative jump).
+        quantile: the pairs returned are the candidates for this quantile of all untorn pairs.
+        max_pairs: at most this many candidates (the largest r * w first).
+    Returns:
+        (TornEdges of the candidates, k): the k-th largest stretch among them is the quantile.
+    """
+    w = 1.0 / Z.astype(np.float64)
+    h, wd = Z.shape
+    idx = np.arange(h * wd, dtype=np.int64).reshape(h, wd)
+    near_l, far_l, r_l, wn_l = [], [], [], []
+    n_total = 0
+    for axis in (1, 0):
+        d = np.diff(w, axis=axis)
+        pw = [(0, 0), (0, 0)]
+        pw[axis] = (2, 2)
+        pad = np.pad(d, pw, mode="edge")
+        sl = [slice(None), slice(None)]
+        sl[axis] = slice(0, -4)
+        left = pad[tuple(sl)]
+        sl[axis] = slice(4, None)
+        right = pad[tuple(sl)]
+        a = w[:, :-1] if axis == 1 else w[:-1, :]
+        b = w[:, 1:] if axis == 1 else w[1:, :]
+        wmax = np.maximum(a, b)
+        r = np.minimum(np.abs(d - left), np.abs(d - right)) / wmax
+        ia = idx[:, :-1] if axis == 1 else idx[:-1, :]
+        ib = idx[:, 1:] if axis == 1 else idx[1:, :]
+        untorn = r < threshold
+        n_total += int(untorn.sum())
+        m = untorn & (r > 1e-6)
+        near_l.append(np.where(a >= b, ia, ib)[m])
+        far_l.append(np.where(a >= b, ib, ia)[m])
+        r_l.append(r[m])
+        wn_l.append(wmax[m])
+    near, far = np.concatenate(near_l), np.concatenate(far_l)
+    r, wn = np.concatenate(r_l), np.concatenate(wn_l)
+    k = max(1, int(math.ceil((1.0 - quantile) * max(n_total, 1))))
+    if len(r) > max(max_pairs, k):
+        top = np.argpartition(-(r * wn), max(max_pairs, k) - 1)[:max(max_pairs, k)]
+        near, far, r, wn = near[top], far[top], r[top], wn[top]
+    zn = (1.0 / wn).astype(np.float32)
+    edges = TornEdges(near=near, far=far, z_near=zn, z_far=(zn / (1.0 - r)).astype(np.float32),
+                      shape=(h, wd))
+    return edges, k
+
+
+def stretch_limit(Z: np.ndarray, K: np.ndarray, preset: str, scene: cp.SceneDepth, width: int, *,
+                  threshold: float = geo.DEFAULT_TEAR_THRESHOLD, scale: float = 1.0,
+                  max_px: float = STRETCH_MAX_PX, samples: int = BUDGET_SAMPLES,
+                  max_amount: float = 20.0) -> float:
+    """The largest ``amount`` of a preset at which the untorn mesh stretches by at most ``max_px``.
+
+    At amount a, every candidate of :func:`stretched_pairs` stretches by its
+    :func:`pair_disocclusion_px` over the path; the :data:`STRETCH_QUANTILE` quantile of all
+    untorn pairs must stay <= ``max_px``. Bisection (the stretch grows monotonically with a).
+
+    Args:
+        Z: (h, w) float32 depth > 0 at ``scale`` x the photo's size; K: (3, 3) photo intrinsics.
+        preset, scene, width: as :func:`stretch_budget`; threshold: the mesh's tear threshold.
+        max_px: stretch limit in photo pixels.
+    Returns:
+        amount >= 0 (inf when the limit is not reached up to ``max_amount``).
+    """
+    edges, k = stretched_pairs(Z, threshold)
+    if len(edges) < k:
+        return math.inf
+    t = np.linspace(0.0, 1.0, samples)
+
+    def ok(a):
+        keys = cp.camera_path_at(preset, t, scene, K, width, amount=a)
+        per = pair_disocclusion_px(edges, K, keys, scale=scale)
+        return float(np.partition(per, len(per) - k)[len(per) - k]) <= max_px
+
+    return _bisect_amount(ok, max_amount)
+
+
+def crop_limit(Z: np.ndarray, K: np.ndarray, preset: str, scene: cp.SceneDepth, *,
+               max_zoom: float = MAX_BUDGET_ZOOM, samples: int = BUDGET_SAMPLES,
+               max_amount: float = 20.0) -> float:
+    """The largest ``amount`` of a preset whose overscan zoom (:func:`.camera_path.overscan_zoom`,
+    which keeps the photo's border out of every frame) stays <= ``max_zoom``.
+
+    Args:
+        Z: (H, W) float32 depth > 0 at the photo's size; K: (3, 3) photo intrinsics.
+        preset, scene: as :func:`stretch_budget`; max_zoom: zoom factor limit (> 1).
+    Returns:
+        amount >= 0 (inf when not reached up to ``max_amount``).
+    """
+    t = np.linspace(0.0, 1.0, samples)
+    W = Z.shape[1]
+
+    def ok(a):
+        keys = cp.camera_path_at(preset, t, scene, K, W, amount=a)
+        return cp.overscan_zoom(Z, K, keys, max_zoom=max_zoom + 1.0) <= max_zoom
+
+    return _bisect_amount(ok, max_amount)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -611,7 +785,7 @@ def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
                      scene: Optional[cp.SceneDepth] = None,
                      tear_threshold: float = geo.DEFAULT_TEAR_THRESHOLD,
                      band_px: Optional[int] = None, method: str = "telea", step: float = 2.0,
-                     max_pixels: int = WORK_MAX_PIXELS) -> BackgroundLayer:
+                     max_pixels: int = WORK_MAX_PIXELS, overscan: bool = True) -> BackgroundLayer:
     """Layer + inpaint + mesh the background behind every torn edge of a photo (module doc).
 
     Args:
@@ -627,6 +801,8 @@ def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
         method: inpainting method, one of :data:`INPAINT_METHODS`.
         step: photo pixels per layer vertex (converted to working pixels, at least 2).
         max_pixels: working-resolution cap (:func:`work_scale`).
+        overscan: the render zooms in to keep the photo's border out of frame, so the budget's
+            crop limit applies (:func:`crop_limit`).
     Returns:
         :class:`BackgroundLayer`.
     Raises:
@@ -676,12 +852,17 @@ def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
     mesh, tex, origin = layer_mesh(layer_mask, np.where(layer_mask, depth, Zw).astype(np.float32), filled,
                            K, (W, H), scale=s, step=max(2, int(round(step * s))))
 
-    safe = math.inf
-    if keys is not None and len(edges):
+    budget = None
+    if keys is not None:
         sc = scene if scene is not None else cp.scene_depth(Z)
         limit = band if band_px is not None else cap  # automatic band: up to its cap
-        safe = stretch_budget(edges, K, keys.preset, sc, W, limit, scale=s)
+        holes = stretch_budget(edges, K, keys.preset, sc, W, limit, scale=s) if len(edges) else math.inf
+        budget = MotionBudget(
+            holes=holes,
+            stretch=stretch_limit(Zw, K, keys.preset, sc, W, threshold=tear_threshold, scale=s),
+            crop=crop_limit(Z, K, keys.preset, sc) if overscan else math.inf)
+    safe = budget.amount if budget is not None else math.inf
     return BackgroundLayer(mesh=mesh, texture=tex, texture_origin=origin, hole=hole, layer_mask=layer_mask, depth=depth,
                            scale=s, band_px=band, needed_px=needed, band_cap_px=cap,
                            safe_amount=safe, method=method, n_edges=len(edges),
-                           seconds=time.perf_counter() - t0)
+                           seconds=time.perf_counter() - t0, budget=budget)

@@ -64,11 +64,13 @@ class Settings:
     overscan: bool = True
     # filled background layer behind torn edges (core/layers.py); band_px None = auto from the move
     fill_background: bool = True
-    #: amount 1.0 = the largest motion the filled band supports (the stretch budget), capped at
+    #: amount 1.0 = the largest motion the depth supports (the motion budget), capped at
     #: BUDGET_MAX x the default parallax; False = amount in parallax units (1 = 2.5 % of the width)
     amount_is_budget: bool = True
     band_px: Optional[int] = None
     inpaint: str = "telea"
+    #: torn silhouettes fade out over one mesh cell (MeshData.alpha; blended in EEVEE and Cycles)
+    soft_edges: bool = True
 
     def validate(self) -> None:
         """Raise InputError for out-of-range settings (before any slow work starts)."""
@@ -311,10 +313,12 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
 
 
 #: upper limit of "amount 1.0 = largest safe motion", in parallax units (near plane moving
-#: 1.5 x 2.5 % of the width). The budget counts only disocclusions the band must fill, not the
-#: stretch of thin torn structures; on the motorcycle example its x2 showed more black specks at
-#: the handlebars, spokes and fence and needed a 26 % overscan crop (x1.5: fewer specks, 19 %).
-BUDGET_MAX = 1.5
+#: 3 x 2.5 % of the width): a matter of taste, not of the depth. The budget itself
+#: (core.layers.MotionBudget) is the smallest of three limits -- disocclusions the band fills,
+#: faces that do not stretch, a moderate overscan crop --; on the motorcycle example it is x1.6
+#: (crop) for the circle and x2.8 (stretch) for Ken Burns, but x7-8 for the dolly moves, which
+#: reveal little: this cap keeps those from filling the picture.
+BUDGET_MAX = 3.0
 
 
 def plan_motion(photo: Photo, Z: np.ndarray, K: np.ndarray, settings: Settings,
@@ -322,8 +326,9 @@ def plan_motion(photo: Photo, Z: np.ndarray, K: np.ndarray, settings: Settings,
     """Camera plan and background layer, with ``amount`` read against the stretch budget.
 
     With ``settings.amount_is_budget`` and a torn, filled mesh, the layer is first built for the
-    default move to find the stretch budget ``b`` (the largest parallax amount whose disocclusions
-    the band can fill, :func:`depth_addon.core.layers.stretch_budget`); the move is then planned
+    default move to find the motion budget ``b`` (the largest parallax amount whose disocclusions
+    the band can fill, whose untorn faces do not stretch and whose overscan crop stays moderate:
+    :class:`depth_addon.core.layers.MotionBudget`); the move is then planned
     with parallax amount ``settings.amount * min(b, BUDGET_MAX)`` and the layer rebuilt for it, so
     ``amount = 1`` is the largest safe motion. Without a layer (points, plane, no tearing, no fill)
     or with an unbounded budget (nothing tore), ``amount`` is in parallax units.
@@ -369,7 +374,7 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
     background = build_background(photo.rgb, Z, K, plan.keys, scene=plan.scene,
                                   tear_threshold=settings.tear_threshold,
                                   band_px=settings.band_px, method=settings.inpaint,
-                                  step=settings.step)
+                                  step=settings.step, overscan=settings.overscan)
     if background.holes_expected:
         notice(f"the camera move reveals up to {background.needed_px:.0f} px behind edges but the "
                f"filled band is {background.band_px} px: holes will show; lower --amount")

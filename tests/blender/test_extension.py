@@ -86,7 +86,7 @@ def test_installed_addon_end_to_end(extension_zip, workdir, tiny_model_dir):
     assert r["animate"] == [ok, ""] and r["frame_range"] == [1, 2]
     assert r["active_camera"] == "3D Photo Camera"
     assert r["animate_more"] == [ok, ""] and r["background_objects"] == 1
-    assert r["budget"].startswith("Safe motion:")
+    assert r["budget"].startswith("Safe motion")
     assert r["render_odd"][0] == ["CANCELLED"] and "even" in r["render_odd"][1]
     assert "Traceback" not in r["render_odd"][1]
     assert r["render"] == [ok, ""] and r["video_exists"]

@@ -24,32 +24,52 @@ def _step_photo(H=60, W=90):
     return rgb, Z
 
 
-def _run(tmp_path, mode="mesh", amount=1.0, frames=4, engine="workbench", resolution=(90, 60)):
+def _run(tmp_path, mode="mesh", amount=1.0, frames=4, engine="workbench", resolution=(90, 60),
+         **kw):
     rgb, Z = _step_photo()
     depth_file = tmp_path / "depth.npy"
     np.save(depth_file, Z)
     s = pipeline.Settings(mode=mode, depth_kind="metric", amount=amount, seconds=frames, fps=1,
-                          resolution=resolution, engine=engine, step=1, fov_deg=60.0)
+                          resolution=resolution, engine=engine, step=1, fov_deg=60.0, **kw)
     return pipeline.run(rgb, depth=str(depth_file), settings=s)
 
 
-def test_mesh_counts_and_positions_match_the_core(tmp_path, empty_scene):
-    res = _run(tmp_path)
+@pytest.mark.parametrize("soft", [False, True])
+def test_mesh_counts_and_positions_match_the_core(tmp_path, empty_scene, soft):
+    res = _run(tmp_path, soft_edges=soft)
     built = bscene.build(res, scene=empty_scene)
-    me = built.photo_object.data
-    assert len(me.vertices) == len(res.mesh.positions)
-    assert len(me.polygons) == len(res.mesh.faces)
     assert res.mesh.n_torn_cells == res.mesh.grid[1] - 1  # one column of cells along the step
+    edges = [o for o in built.collection.objects if o.name.startswith(bscene.EDGES_NAME)]
+    if soft:  # the near copies (alpha ramps) are their own, alpha-blended object
+        ramp, rest = res.mesh.split(res.mesh.soft_faces())
+        assert len(edges) == 1 and len(ramp.faces) == res.mesh.n_torn_cells
+        me_e = edges[0].data
+        alpha = np.empty(len(me_e.vertices), np.float32)
+        me_e.attributes["alpha"].data.foreach_get("value", alpha)
+        assert np.array_equal(alpha, ramp.alpha)
+        assert np.allclose(bmesh.read_positions(me_e), geo.cv_to_blender(ramp.positions))
+        mat = me_e.materials[0]
+        assert {n.bl_idname for n in mat.node_tree.nodes} >= {"ShaderNodeAttribute",
+                                                              "ShaderNodeBsdfTransparent"}
+        assert mat.surface_render_method == "BLENDED"
+        assert built.photo_object.name == "3D Photo"  # find_built never takes the edges object
+        assert bscene.find_built(empty_scene).photo_object == built.photo_object
+    else:
+        rest = res.mesh
+        assert edges == []
+    me = built.photo_object.data
+    assert len(me.vertices) == len(rest.positions)
+    assert len(me.polygons) == len(rest.faces)
     pos = bmesh.read_positions(me)
-    assert np.allclose(pos, geo.cv_to_blender(res.mesh.positions))
+    assert np.allclose(pos, geo.cv_to_blender(rest.positions))
     loops = np.empty(len(me.loops), np.int32)
     me.attributes[".corner_vert"].data.foreach_get("value", loops)
-    assert np.array_equal(loops.reshape(-1, 4), res.mesh.faces)
+    assert np.array_equal(loops.reshape(-1, 4), rest.faces)
 
 
 def test_mesh_is_perspective_correct_through_the_scene_camera(tmp_path, empty_scene):
     """From the rest camera every vertex projects onto the pixel it was made from."""
-    res = _run(tmp_path, amount=0.0, resolution=(90, 60))
+    res = _run(tmp_path, amount=0.0, resolution=(90, 60), soft_edges=False)  # one object
     built = bscene.build(res, scene=empty_scene)
     empty_scene.frame_set(1)
     bpy.context.view_layer.update()
@@ -100,7 +120,8 @@ def test_rebuild_replaces_only_what_it_generated(tmp_path, empty_scene):
     bscene.build(_run(tmp_path), scene=empty_scene)
     names = sorted(o.name for o in bpy.data.objects)
     # (the step photo tears, so the filled background layer is there too: core/layers.py)
-    assert names == ["3D Photo", "3D Photo Camera", "3D Photo background", "user object"]
+    assert names == ["3D Photo", "3D Photo Camera", "3D Photo background", "3D Photo soft edges",
+                     "user object"]
     assert len([c for c in bpy.data.collections if c.name.startswith("3D Photo")]) == 1
 
 
@@ -149,3 +170,40 @@ def test_render_shows_the_photo_and_parallax(tmp_path, empty_scene, engine):
     # photo (sRGB 0.8, 0.1, 0.1): unlit material + 'Standard' view transform
     red = frames[1][20:40, 10:30]
     assert np.abs(red.mean((0, 1)) - np.array([0.8, 0.1, 0.1]) * 255).max() < 3
+
+
+def _still(scene, path, frame=1):
+    from PIL import Image
+
+    brender.render_still(scene, str(path), frame)
+    return np.asarray(Image.open(path).convert("RGB")).astype(np.float32)
+
+
+def test_soft_edges_render_the_same_in_eevee_and_cycles_and_hard_in_workbench(tmp_path, empty_scene):
+    """A red box (left) in front of a textured wall, seen from a camera moved sideways: with soft
+    edges the silhouette fades over about one mesh cell (its columns take values between red and the
+    wall behind) in EEVEE and Cycles alike; Workbench draws the same scene with a hard edge."""
+    renders = {}
+    for engine in ("workbench", "eevee", "cycles"):
+        for soft in (False, True):
+            res = _run(tmp_path, frames=3, engine=engine, amount=2.0, soft_edges=soft,
+                       resolution=(180, 120))
+            bscene.build(res, scene=empty_scene)
+            renders[engine, soft] = _still(empty_scene, tmp_path / f"{engine}{soft}.png", 2)
+    # where the images differ at all, it is next to the silhouette (a band of a few columns)
+    for engine in ("eevee", "cycles"):
+        d = np.abs(renders[engine, True] - renders[engine, False]).max(2)
+        cols = np.flatnonzero(d.max(0) > 30)
+        assert 1 <= cols.size <= 8 and cols.max() - cols.min() <= 8, (engine, cols)
+        # the faded columns are darker in red than the box (partly the wall shows through)
+        red = renders[engine, True][:, :, 0]
+        assert red[30:90, cols].mean() < red[30:90, cols.min() - 10].mean() - 15, engine
+    # EEVEE (BLENDED) and Cycles show the same fade: the change soft edges make agrees
+    # (row-averaged: the engines filter the noisy wall texture seen through the fade differently)
+    fx = {e: renders[e, True] - renders[e, False] for e in ("eevee", "cycles")}
+    band = np.abs(fx["cycles"]).max(2).max(0) > 30
+    prof = {e: f[:, band].mean(0) for e, f in fx.items()}  # (columns, RGB) mean change
+    assert np.abs(prof["cycles"]).max() > 10  # measured: up to ~30 levels
+    assert np.abs(prof["eevee"] - prof["cycles"]).max() < 6, prof  # measured: <= 4
+    # Workbench ignores shader alpha: soft edges change nothing there
+    assert np.abs(renders["workbench", True] - renders["workbench", False]).max() <= 1.0
