@@ -61,7 +61,7 @@ def main() -> None:
     left, right, _gt = skimage.data.stereo_motorcycle()
     out_dir = tempfile.mkdtemp(prefix="bench-coverage-")
     print(f"bundled example {left.shape[1]}x{left.shape[0]}, Workbench, {args.frames} frames per "
-          f"preset, amount 1 (stretch budget)")
+          f"preset, amount 1 (motion budget)")
     print(f"{'preset':<11} {'method':<24} {'uncovered mean':>14} {'worst frame':>11} "
           f"{'largest blob':>12} {'layer verts':>11} {'pipeline s':>10}")
     totals = {m: [] for m, _ in METHODS}

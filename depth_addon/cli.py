@@ -79,8 +79,8 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     a = p.add_argument_group("animation and render")
     a.add_argument("--preset", default="circle", help=f"camera move: {', '.join(cp.PRESETS)}")
     a.add_argument("--amount", type=float, default=1.0,
-                   help="motion strength: 1 = the largest motion the filled background supports "
-                        "(torn mesh), else the default parallax")
+                   help="motion strength: 1 = the largest motion the depth supports (the motion "
+                        "budget of a torn, filled mesh), else the default parallax")
     a.add_argument("--parallax-units", action="store_true",
                    help="read --amount in parallax units instead (1 = the nearest plane moves "
                         "2.5%% of the width against the focus plane)")
@@ -296,7 +296,7 @@ def run(args: argparse.Namespace) -> str:
     geo_txt = (f"{len(result.mesh.positions):,} vertices, {result.mesh.n_torn_cells:,} torn cells"
                if result.mesh is not None else f"{len(result.points[0]):,} points")
     bg = result.background
-    if bg is not None:  # filled band and stretch budget (core/layers.py)
+    if bg is not None:  # filled band and motion budget (core/layers.py)
         geo_txt += (f", background band {bg.band_px} px for a {bg.needed_px:.0f} px reveal, "
                     f"{bg.budget_text()}")
     return (f"wrote {', '.join(written)} — {settings.n_frames} frames {wr}x{hr} at {settings.fps} fps, "

@@ -130,7 +130,7 @@ class DEPTH_PT_build(_Sub, bpy.types.Panel):
 
 
 class DEPTH_PT_camera(_Sub, bpy.types.Panel):
-    """Camera move, amount, duration and the stretch budget; Animate Camera"""
+    """Camera move, amount, duration and the motion budget; Animate Camera"""
 
     bl_idname = ids.PT_CAMERA
     bl_label = "Camera"

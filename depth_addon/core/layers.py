@@ -75,6 +75,8 @@ MAX_EDGE_SAMPLES = 20_000
 MAX_PATH_SAMPLES = 48
 #: torn pairs are grouped into at most this many bins of background depth (see background_depth)
 DEPTH_BINS = 8
+#: per-edge reaches are rounded up to powers of this factor (one distance transform per level)
+REACH_LEVEL_STEP = math.sqrt(2.0)
 #: stretch limit of the motion budget: the untorn mesh's faces may grow by at most this many photo
 #: pixels beyond what their own plane predicts (a rubber-sheet smear over a sub-threshold step) ...
 STRETCH_MAX_PX = 4.0
@@ -616,13 +618,13 @@ def background_depth(Z: np.ndarray, edges: TornEdges, band: float, threshold: fl
         behind = wf < inv[y0:y1, x0:x1] * keep_behind
         infront[y0:y1, x0:x1] |= behind & (d <= ext)
         # covered: within the reach of SOME seed of the bin (a union of discs, each seed's reach
-        # rounded up to a power-of-two level), not just of the nearest one
+        # rounded up to a level of REACH_LEVEL_STEP), not just of the nearest one
         r_sub = r_seed.reshape(h, w)[y0:y1, x0:x1]
         level = np.zeros(sub.shape, np.int16)
-        level[sub] = np.ceil(np.log2(np.maximum(r_sub[sub], 1.0))).astype(np.int16)
+        level[sub] = np.ceil(np.log(np.maximum(r_sub[sub], 1.0)) / math.log(REACH_LEVEL_STEP))
         within = np.zeros(sub.shape, bool)
         for lv in np.unique(level[sub]):
-            radius = min(float(2.0 ** lv), float(band))
+            radius = min(float(REACH_LEVEL_STEP ** lv), float(band))
             within |= _distance(sub & (level == lv)) <= radius
         cov = behind & within
         view = w_raw[y0:y1, x0:x1]

@@ -141,7 +141,7 @@ class PipelineResult:
     #: motion actually used, in parallax units (camera_path's amount): settings.amount x budget
     parallax_amount: float = 1.0
     notes: list = field(default_factory=list)
-    #: filled background layer (core.layers.BackgroundLayer: mesh, texture, band, stretch budget)
+    #: filled background layer (core.layers.BackgroundLayer: mesh, texture, band, motion budget)
     #: for a torn mesh with settings.fill_background, else None
     background: Optional[object] = None
 
@@ -323,7 +323,7 @@ BUDGET_MAX = 3.0
 
 def plan_motion(photo: Photo, Z: np.ndarray, K: np.ndarray, settings: Settings,
                 valid: Optional[np.ndarray] = None, progress: Optional[ProgressFn] = None):
-    """Camera plan and background layer, with ``amount`` read against the stretch budget.
+    """Camera plan and background layer, with ``amount`` read against the motion budget.
 
     With ``settings.amount_is_budget`` and a torn, filled mesh, the layer is first built for the
     default move to find the motion budget ``b`` (the largest parallax amount whose disocclusions
