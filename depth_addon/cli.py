@@ -39,6 +39,9 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
                      help="IMAGE is one side-by-side stereo image (lr = parallel, rl = cross-eyed)")
     src.add_argument("--rectify", default="auto", choices=("auto", "always", "never"),
                      help="rectify a stereo pair taken by hand (auto: when its rows do not line up)")
+    src.add_argument("--swap", default="auto", choices=("auto", "yes", "no"),
+                     help="stereo: are left and right swapped? auto detects it from matches (a "
+                          "side-by-side image with everything behind the screen needs 'no')")
     src.add_argument("--fuse-mono", action="store_true",
                      help="stereo: fill occlusions and weak matches from the monocular --model")
     src.add_argument("--depth", help="use this depth map (.png 8/16-bit, .exr, .npy, .tif)")
@@ -202,7 +205,7 @@ def run(args: argparse.Namespace) -> str:
         mode=args.mode, model=args.model, device=args.device, depth_kind=args.depth_kind,
         depth_range=args.depth_range, fov_deg=args.fov, focal_px=args.focal_px,
         baseline_m=args.baseline_m, doffs=args.doffs, sbs=args.sbs, step=args.step,
-        rectify=args.rectify, fuse_mono=args.fuse_mono,
+        rectify=args.rectify, swap=args.swap, fuse_mono=args.fuse_mono,
         max_vertices=args.max_vertices,
         tear_threshold=None if args.no_tear else args.tear_threshold,
         preset=args.preset, amount=args.amount, seconds=args.seconds, fps=args.fps,

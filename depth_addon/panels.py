@@ -67,6 +67,7 @@ class DEPTH_PT_source(_Sub, bpy.types.Panel):
             col.prop(props, "baseline_m")
             col.prop(props, "doffs")
             col.prop(props, "rectify")
+            col.prop(props, "swap")
             col.prop(props, "fuse_mono")
         elif props.source == "DEPTH":
             col.prop(props, "depth_path")

@@ -71,6 +71,11 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
     rectify: EnumProperty(name="Rectify", items=[
         ("auto", "Auto", "Rectify when the pair's rows do not line up (photos taken by hand)"),
         ("always", "Always", ""), ("never", "Never", "The pair is already rectified")], default="auto")
+    swap: EnumProperty(name="Swapped Views", items=[
+        ("auto", "Auto", "Detect swapped left/right views from the matches"),
+        ("yes", "Swapped", "The right image is the left view"),
+        ("no", "Not Swapped", "Never swap (e.g. a side-by-side image with everything behind "
+                              "the screen)")], default="auto")
     fuse_mono: BoolProperty(name="Fill with Monocular Model", default=False,
                             description="Fill occlusions and weak stereo matches from the depth model")
 
@@ -143,7 +148,7 @@ def to_settings(props, prefs=None):
         step=props.step, max_vertices=props.max_vertices,
         tear_threshold=props.tear_threshold if props.use_tear else None,
         preset=props.preset.lower().replace("_", "-"), amount=props.amount, seconds=props.seconds,
-        fps=props.fps, engine=props.engine, overscan=props.overscan, rectify=props.rectify,
+        fps=props.fps, engine=props.engine, overscan=props.overscan, rectify=props.rectify, swap=props.swap,
         fuse_mono=props.fuse_mono and props.source == "STEREO",
         fill_background=props.fill_background, band_px=props.band_px or None, inpaint=props.inpaint,
         soft_edges=props.soft_edges,

@@ -481,3 +481,22 @@ def test_metrics():
         st.bad_pixel_rate(d, gt[:, :3])
     with pytest.raises(InputError):
         st.end_point_error(d, np.full_like(gt, np.inf))
+
+
+def test_pipeline_swap_setting_reaches_the_matcher(moto):
+    """Settings.swap (CLI --swap, panel 'Swapped Views'): 'no' keeps a swapped pair as given,
+    'yes' swaps a correct one; an unknown value is refused before any work."""
+    from depth_addon.core import pipeline
+    from depth_addon.core.errors import InputError
+
+    left, right, _ = moto
+
+    def notes(first, second, swap):
+        s = pipeline.Settings(swap=swap, seconds=1, fps=2, mode="points", step=8)
+        return pipeline.estimate_depth(pipeline.load_photo(first), right=second, settings=s).notes
+
+    assert not any("swapped" in n for n in notes(right, left, "no"))
+    assert any("swapped as requested" in n for n in notes(left, right, "yes"))
+    assert any("look swapped" in n for n in notes(right, left, "auto"))
+    with pytest.raises(InputError, match="swap"):
+        pipeline.Settings(swap="maybe").validate()

@@ -20,6 +20,8 @@ from .images import Photo, load_image, photo_from_array
 from .progress import ProgressFn, report
 
 MODES = ("mesh", "points", "plane")
+#: Settings.swap -> estimate_stereo's swap argument
+SWAP_CHOICES = {"auto": None, "yes": True, "no": False}
 #: stereo matching above this many pixels runs on a downscaled pair (SGBM's cost volume is
 #: W * H * numDisparities * 2 bytes: 12 MP x 384 disparities would need ~9 GB).
 STEREO_MAX_PIXELS = 2_000_000
@@ -51,6 +53,9 @@ class Settings:
     doffs: float = 0.0
     sbs: Optional[str] = None
     rectify: str = "auto"
+    #: stereo: "auto" = detect swapped left/right views from sparse matches, "yes" = the views are
+    #: swapped, "no" = never swap (a side-by-side image with everything behind the screen)
+    swap: str = "auto"
     fuse_mono: bool = False
     step: float = 2.0
     max_vertices: int = geo.DEFAULT_MAX_VERTICES
@@ -92,6 +97,8 @@ class Settings:
             raise InputError(f"side-by-side order must be 'lr' or 'rl', got {self.sbs!r}")
         if self.rectify not in ("auto", "always", "never"):
             raise InputError(f"rectify must be 'auto', 'always' or 'never', got {self.rectify!r}")
+        if self.swap not in SWAP_CHOICES:
+            raise InputError(f"swap must be 'auto', 'yes' or 'no', got {self.swap!r}")
         if self.depth_range <= 1:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
@@ -216,7 +223,8 @@ def _stereo_depth(photo: Photo, right: Photo, settings: Settings,
     res = estimate_stereo(left_rgb, right_rgb,
                           focal_px=None if focal is None else focal * s,
                           baseline_m=settings.baseline_m, doffs=settings.doffs * s,
-                          rectify=settings.rectify, mono=mono, progress=progress)
+                          rectify=settings.rectify, swap=SWAP_CHOICES[settings.swap], mono=mono,
+                          progress=progress)
     if s != 1.0:
         res = resize_depth(res, (W, H))  # rescales disparities and K to the full-size grid
     return res
