@@ -77,8 +77,9 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     g.add_argument("--band", type=int, metavar="PX",
                    help="width of the filled background band in photo pixels (default: auto, the "
                         "largest gap the camera move opens)")
-    g.add_argument("--inpaint", default="telea", choices=("telea", "ns"),
-                   help="background colour inpainting: Telea or Navier-Stokes (default %(default)s)")
+    g.add_argument("--inpaint", default="telea", choices=("telea", "ns", "fsr"),
+                   help="background colour inpainting: Telea, Navier-Stokes, or frequency-selective "
+                        "reconstruction (fsr: more texture, about 10x slower) (default %(default)s)")
     a = p.add_argument_group("animation and render")
     a.add_argument("--preset", default="circle", help=f"camera move: {', '.join(cp.PRESETS)}")
     a.add_argument("--amount", type=float, default=1.0,

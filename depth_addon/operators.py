@@ -306,65 +306,101 @@ def _settings(context):
     return s
 
 
-class DEPTH_OT_build(_Checked, bpy.types.Operator):
+def build_job(context) -> jobs.Job:
+    """The job behind "Build 3D Photo": the pipeline's geometry, camera plan and background layer
+    (pure arrays, off the main thread); :meth:`DEPTH_OT_build.finish` puts them in the scene."""
+    from .core import pipeline
+
+    st = _state(context.scene)
+    photo, depth, settings = st["photo"], st["depth"], _settings(context)
+
+    def work(progress):
+        return pipeline.run(photo, depth_result=depth, settings=settings, progress=progress)
+
+    return jobs.Job("Building 3D photo", work)
+
+
+class DEPTH_OT_build(_JobOperator, bpy.types.Operator):
     """Build the 3D photo (torn mesh, point cloud or displaced plane) from the estimated depth; replaces an earlier build, not your other objects"""
 
     bl_idname = ids.OT_BUILD
     bl_label = "Build 3D Photo"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
-        from .blender import scene as bscene
-        from .core import pipeline
+    def make_job(self, context):
+        return build_job(context)
 
-        st = _state(context.scene)
-        try:
-            result = pipeline.run(st["photo"], depth_result=st["depth"], settings=_settings(context))
-            bscene.build(result, scene=context.scene, animate=False)
-        except DepthAddonError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        st["result"] = result
-        n = len(result.mesh.positions) if result.mesh is not None else len(result.points[0])
-        self.report({"INFO"}, f"built {result.settings.mode} with {n:,} vertices")
-        return {"FINISHED"}
+    def finish(self, context, result):
+        self.report({"INFO"}, hand_over_build(context, result))
 
 
-class DEPTH_OT_animate_camera(_Checked, bpy.types.Operator):
+def hand_over_build(context, result) -> str:
+    """Main thread: put a :func:`build_job` result into the scene; returns the status line."""
+    from .blender import scene as bscene
+
+    bscene.build(result, scene=context.scene, animate=False)
+    _state(context.scene)["result"] = result
+    n = len(result.mesh.positions) if result.mesh is not None else len(result.points[0])
+    _props(context).status = f"Built {result.settings.mode} with {n:,} vertices"
+    return _props(context).status
+
+
+def animate_job(context) -> jobs.Job:
+    """The job behind "Animate Camera": the camera plan and, for a torn mesh, the background band
+    it needs (off the main thread); the built geometry stays as it is."""
+    from .core import pipeline
+
+    result = _state(context.scene)["result"]
+    s = _settings(context)
+    built_s = result.settings
+    s.mode, s.tear_threshold, s.step = built_s.mode, built_s.tear_threshold, built_s.step
+
+    def work(progress):
+        plan, background, parallax = pipeline.plan_motion(result.photo, result.Z, result.K, s,
+                                                          result.depth.valid, progress)
+        return s, plan, background, parallax
+
+    return jobs.Job("Planning the camera move", work)
+
+
+class DEPTH_OT_animate_camera(_JobOperator, bpy.types.Operator):
     """Key the camera move, set the frame range and make it the active camera"""
 
     bl_idname = ids.OT_ANIMATE
     bl_label = "Animate Camera"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
-        from .blender import scene as bscene
-        from .core import pipeline
+    def make_job(self, context):
+        return animate_job(context)
 
-        st = _state(context.scene)
-        result = st["result"]
-        try:
-            s = _settings(context)
-            # geometry stays as built; only the move (and the band it needs) changes
-            built_s = result.settings
-            s.mode, s.tear_threshold, s.step = built_s.mode, built_s.tear_threshold, built_s.step
-            plan, background, parallax = pipeline.plan_motion(result.photo, result.Z, result.K, s,
-                                                              result.depth.valid)
-        except DepthAddonError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        result.settings = s
-        result.camera, result.scene, result.zoom = plan.keys, plan.scene, plan.zoom
-        result.render_size, result.K_render = plan.render_size, plan.K_render
-        result.parallax_amount = parallax
-        built = _built(context.scene)
-        if s.mode == "mesh":
-            # the band the background must cover depends on the move
-            result.background = background
-            bscene.replace_background(built, result)
-        bscene.animate_camera(built, result, scene=context.scene)
-        self.report({"INFO"}, f"{s.preset}: {len(plan.keys.positions)} frames")
-        return {"FINISHED"}
+    def finish(self, context, out):
+        self.report({"INFO"}, hand_over_animate(context, out))
+
+
+def hand_over_animate(context, out) -> str:
+    """Main thread: key the camera move an :func:`animate_job` planned; returns the status line.
+
+    Raises:
+        DepthAddonError: the 3D photo was deleted while the move was planned.
+    """
+    from .blender import scene as bscene
+
+    s, plan, background, parallax = out
+    result = _state(context.scene)["result"]
+    built = _built(context.scene)
+    if built is None:
+        raise DepthAddonError("the 3D photo was removed; build it again")
+    result.settings = s
+    result.camera, result.scene, result.zoom = plan.keys, plan.scene, plan.zoom
+    result.render_size, result.K_render = plan.render_size, plan.K_render
+    result.parallax_amount = parallax
+    if s.mode == "mesh":
+        # the band the background must cover depends on the move
+        result.background = background
+        bscene.replace_background(built, result)
+    bscene.animate_camera(built, result, scene=context.scene)
+    _props(context).status = f"{s.preset}: {len(plan.keys.positions)} frames"
+    return _props(context).status
 
 
 class DEPTH_OT_render_video(_Checked, bpy.types.Operator):

@@ -95,8 +95,10 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
                                          "blended in EEVEE and Cycles; Workbench draws them hard)")
     band_px: IntProperty(name="Band (px)", default=0, min=0, max=4096, subtype="PIXEL",
                          description="Width of the filled band (0 = what the camera move reveals)")
-    inpaint: EnumProperty(name="Inpainting", items=[("telea", "Telea", "Telea 2004"),
-                                                    ("ns", "Navier-Stokes", "Bertalmio et al. 2001")],
+    inpaint: EnumProperty(name="Inpainting", items=[
+        ("telea", "Telea", "Fast marching (Telea 2004)"),
+        ("ns", "Navier-Stokes", "Bertalmio et al. 2001"),
+        ("fsr", "Frequency-Selective", "Keeps more texture; about 10x slower (Seiler et al. 2015)")],
                           default="telea")
 
     preset: EnumProperty(name="Camera Move", items=PRESET_ITEMS, default="CIRCLE")

@@ -103,8 +103,8 @@ class Settings:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
-        if self.inpaint not in ("telea", "ns", "nearest"):
-            raise InputError(f"--inpaint must be telea or ns, got {self.inpaint!r}")
+        if self.inpaint not in ("telea", "ns", "nearest", "fsr"):
+            raise InputError(f"--inpaint must be telea, ns or fsr, got {self.inpaint!r}")
         if self.band_px is not None and not self.band_px >= 1:
             raise InputError(f"--band must be at least 1 px, got {self.band_px}")
 
@@ -350,18 +350,21 @@ def plan_motion(photo: Photo, Z: np.ndarray, K: np.ndarray, settings: Settings,
     from dataclasses import replace as _replace
 
     plan = plan_camera(Z, K, settings, valid)
-    background = fill_background(photo, Z, K, plan, settings, progress)
     parallax = settings.amount
-    if background is not None and settings.amount_is_budget and math.isfinite(background.safe_amount):
-        parallax = settings.amount * min(background.safe_amount, BUDGET_MAX)
-        moved = _replace(settings, amount=parallax)
-        plan = plan_camera(Z, K, moved, valid)
-        background = fill_background(photo, Z, K, plan, moved, progress)
+    if settings.amount_is_budget:
+        # first pass: only the budget of the default move (no colour fill, no mesh)
+        sizing = fill_background(photo, Z, K, plan, settings, progress, fill=False)
+        if sizing is not None and math.isfinite(sizing.safe_amount):
+            parallax = settings.amount * min(sizing.safe_amount, BUDGET_MAX)
+            settings = _replace(settings, amount=parallax)
+            plan = plan_camera(Z, K, settings, valid)
+    background = fill_background(photo, Z, K, plan, settings, progress)
     return plan, background, parallax
 
 
 def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPlan",
-                    settings: Settings, progress: Optional[ProgressFn] = None):
+                    settings: Settings, progress: Optional[ProgressFn] = None, *,
+                    fill: bool = True):
     """The filled background layer for a torn mesh and a camera plan (None when not wanted).
 
     Runs :func:`depth_addon.core.layers.build_background` when ``settings.mode == "mesh"``,
@@ -371,6 +374,7 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
     Args:
         photo: the picture; Z: (H, W) float32 depth > 0; K: (3, 3) intrinsics in pixels.
         plan: :func:`plan_camera` result; settings: tear threshold, band, inpainting method, step.
+        fill: False = only the band and the motion budget (no colour fill or mesh; no notice).
     Returns:
         :class:`depth_addon.core.layers.BackgroundLayer` or None.
     """
@@ -382,8 +386,8 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
     background = build_background(photo.rgb, Z, K, plan.keys, scene=plan.scene,
                                   tear_threshold=settings.tear_threshold,
                                   band_px=settings.band_px, method=settings.inpaint,
-                                  step=settings.step, overscan=settings.overscan)
-    if background.holes_expected:
+                                  step=settings.step, overscan=settings.overscan, fill=fill)
+    if fill and background.holes_expected:
         notice(f"the camera move reveals up to {background.needed_px:.0f} px behind edges but the "
                f"filled band is {background.band_px} px: holes will show; lower --amount")
     report(progress, "fill background", 1.0)

@@ -146,3 +146,48 @@ def test_panel_settings_map_to_the_same_settings_as_the_cli(addon):
     p.property_unset("amount"), p.property_unset("seconds"), p.property_unset("fps")
     d = P.to_settings(p, None)
     assert (d.amount, d.seconds, d.fps, d.step) == (args.amount, args.seconds, args.fps, args.step)
+
+
+def test_build_and_animate_run_in_a_thread_then_hand_over(addon, tmp_path, photo_file):
+    """Build 3D Photo and Animate Camera do their array work (mesh, layer, budget) off the main
+    thread too: while the worker runs no Blender data appears; the hand-over builds the scene; a
+    cancelled build leaves it as it was."""
+    Z = np.full((300, 451), 4.0, np.float32)
+    Z[80:220, 120:330] = 2.0
+    np.save(tmp_path / "d.npy", Z)
+    props = bpy.context.scene.depth3d
+    props.source, props.image_path = "DEPTH", str(photo_file)
+    props.depth_path, props.depth_kind = str(tmp_path / "d.npy"), "metric"
+    operators.hand_over_estimate(bpy.context, jobs.start(operators.estimate_job(bpy.context),
+                                                         background=True).result)
+    jobs.CURRENT = None
+    n_objects = len(bpy.data.objects)
+    # a cancelled build: the scene stays as it was
+    job = jobs.start(operators.build_job(bpy.context), background=False)
+    jobs.cancel_current()
+    job.wait(30)
+    assert job.state in (jobs.CANCELLED, jobs.DONE)  # (it may finish before the cancel lands)
+    assert len(bpy.data.objects) == n_objects
+    jobs.CURRENT = None
+    # a build in a thread, handed over on the main thread
+    job = jobs.start(operators.build_job(bpy.context), background=False)
+    seen = []
+    while job.poll() == jobs.RUNNING:
+        seen.append(len(bpy.data.objects))
+        time.sleep(0.01)
+    assert job.state == jobs.DONE, job.error
+    assert set(seen) <= {n_objects}  # the worker created no Blender data
+    assert job.result.background is not None and len(job.result.background.mesh.faces) > 0
+    operators.hand_over_build(bpy.context, job.result)  # what the modal timer does after poll()
+    names = {o.name for o in bpy.data.objects}
+    assert {"3D Photo", "3D Photo background", "3D Photo Camera"} <= names
+    jobs.CURRENT = None
+    # then the camera move, planned in a thread
+    props.preset = "SWING"
+    job = jobs.start(operators.animate_job(bpy.context), background=False)
+    while job.poll() == jobs.RUNNING:
+        time.sleep(0.01)
+    assert job.state == jobs.DONE, job.error
+    operators.hand_over_animate(bpy.context, job.result)
+    assert operators.STATE[bpy.context.scene.name_full]["result"].camera.preset == "swing"
+    assert bpy.context.scene.frame_end == len(job.result[1].keys.positions)
