@@ -32,6 +32,13 @@ def motorcycle():
     return skimage.data.stereo_motorcycle()
 
 
+@pytest.fixture(scope="session")
+def moto(motorcycle):
+    """The motorcycle pair as (left, right, ground-truth disparity float32)."""
+    left, right, gt = motorcycle
+    return left, right, gt.astype(np.float32)
+
+
 @pytest.fixture()
 def photo_file(tmp_path) -> pathlib.Path:
     """skimage.data.chelsea() (a real 451x300 photo) saved as a JPEG file."""

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 cv2 = pytest.importorskip("cv2")
-skdata = pytest.importorskip("skimage.data")
+pytest.importorskip("skimage.data")
 
 from depth_addon.core import rectify as rc  # noqa: E402
 from depth_addon.core import stereo as st  # noqa: E402
@@ -27,12 +27,6 @@ def unrectify(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     M[1, 2] += SHIFT_PX
     return cv2.warpAffine(img, M, (w, h), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE), M
-
-
-@pytest.fixture(scope="module")
-def moto():
-    left, right, gt = skdata.stereo_motorcycle()
-    return left, right, gt.astype(np.float32)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 cv2 = pytest.importorskip("cv2")
-skdata = pytest.importorskip("skimage.data")
+pytest.importorskip("skimage.data")
 
 from PIL import Image  # noqa: E402
 
@@ -26,12 +26,6 @@ F_PX = 994.978
 CX, CY = 311.193, 254.877
 BASELINE_M = 0.193001
 DOFFS = 31.086
-
-
-@pytest.fixture(scope="module")
-def moto():
-    left, right, gt = skdata.stereo_motorcycle()
-    return left, right, gt.astype(np.float32)
 
 
 @pytest.fixture(scope="module")
