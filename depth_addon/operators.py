@@ -335,7 +335,11 @@ class DEPTH_OT_build(_JobOperator, bpy.types.Operator):
 
 
 def hand_over_build(context, result) -> str:
-    """Main thread: put a :func:`build_job` result into the scene; returns the status line."""
+    """Main thread: put a :func:`build_job` result into the scene; returns the status line.
+
+    Raises:
+        ValueError: only for a malformed result (mesh arrays of the wrong shape), a bug.
+    """
     from .blender import scene as bscene
 
     bscene.build(result, scene=context.scene, animate=False)

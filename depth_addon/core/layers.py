@@ -402,8 +402,10 @@ def stretched_pairs(Z: np.ndarray, threshold: float, quantile: float = STRETCH_Q
 
     The unexplained step of a pair is r = min(|dw - g_left|, |dw - g_right|) / max(w_a, w_b) with
     dw the pair's difference of inverse depth w = 1/Z and g the differences two pixels to either
-    side (a plane has none; see :mod:`.geometry`). Pairs with r >= ``threshold`` are torn (the
-    hole budget's business). Each untorn pair becomes a :class:`TornEdges` entry with
+    side (a plane has none; see :mod:`.geometry`). Pairs with r >= ``threshold`` are left out:
+    steps that large are what the mesh tears and the hole budget covers. (This one-step residual
+    is a simpler cousin of :func:`.geometry.detect_tears`' three-step, non-maximum-suppressed
+    test, so the two may disagree on a pair or two along a blurred edge.) Each untorn pair becomes a :class:`TornEdges` entry with
     z_near = its nearer depth and z_far = z_near / (1 - r), so :func:`pair_disocclusion_px` gives
     how far its face stretches beyond its plane.
 
@@ -412,7 +414,8 @@ def stretched_pairs(Z: np.ndarray, threshold: float, quantile: float = STRETCH_Q
         quantile: the pairs returned are the candidates for this quantile of all untorn pairs.
         max_pairs: at most this many candidates (the largest r * w first).
     Returns:
-        (TornEdges of the candidates, k): the k-th largest stretch among them is the quantile.
+        (TornEdges of the candidates, k): the k-th largest stretch among them is the quantile;
+        ``z_near``/``z_far`` in the units of Z, indices into the flattened (h, w) map.
     """
     w = 1.0 / Z.astype(np.float64)
     h, wd = Z.shape
@@ -469,7 +472,10 @@ def stretch_limit(Z: np.ndarray, K: np.ndarray, preset: str, scene: cp.SceneDept
         preset, scene, width: as :func:`stretch_budget`; threshold: the mesh's tear threshold.
         max_px: stretch limit in photo pixels.
     Returns:
-        amount >= 0 (inf when the limit is not reached up to ``max_amount``).
+        amount >= 0 (inf when the limit is not reached up to ``max_amount``, or when fewer untorn
+        pairs step than the quantile needs).
+    Raises:
+        InputError: unknown preset.
     """
     edges, k = stretched_pairs(Z, threshold)
     if len(edges) < k:
@@ -495,6 +501,8 @@ def crop_limit(Z: np.ndarray, K: np.ndarray, preset: str, scene: cp.SceneDepth, 
         preset, scene: as :func:`stretch_budget`; max_zoom: zoom factor limit (> 1).
     Returns:
         amount >= 0 (inf when not reached up to ``max_amount``).
+    Raises:
+        InputError: unknown preset.
     """
     t = np.linspace(0.0, 1.0, samples)
     W = Z.shape[1]
