@@ -285,7 +285,7 @@ def run_scene(name: str, tmp: str, log: list) -> dict:
     from depth_addon.blender import render as brender
     from depth_addon.blender import scene as bscene
     from depth_addon.core import geometry as geo
-    from depth_addon.core import layers
+    from depth_addon.core import background as layers
     from depth_addon.core import pipeline
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -366,28 +366,30 @@ def run_scene(name: str, tmp: str, log: list) -> dict:
     return scores
 
 
-def time_12mp(repeats: int = 3):
-    """Median wall time of core.layers.build_background on a 12 MP photo + depth (bench_mesh's
-    ray-cast scene, circle path of 120 frames, automatic band, Telea)."""
+def time_12mp(repeats: int = 3, method: str = "telea"):
+    """Median wall time of the pipeline's background step (``pipeline.fill_background``: layers +
+    inpainting + layer mesh) on a 12 MP photo + depth (bench_mesh's ray-cast scene, circle path
+    of 120 frames in parallax units, automatic band, inpainting ``method``)."""
     import skimage.data
 
     from bench_mesh import FOV_DEG as MESH_FOV
     from bench_mesh import synthetic_depth
-    from depth_addon.core import camera_path as cp
     from depth_addon.core import geometry as geo
-    from depth_addon.core import layers
+    from depth_addon.core import pipeline
 
     Wb, Hb = 4000, 3000
     Z = synthetic_depth(Wb, Hb)
     rgb = cv2.resize(skimage.data.astronaut().astype(np.float32) / 255.0, (Wb, Hb),
                      interpolation=cv2.INTER_CUBIC).clip(0, 1)
     K = geo.intrinsics_from_fov(Wb, Hb, MESH_FOV)
-    st = cp.scene_depth(Z)
-    keys = cp.camera_path("circle", 120, st, K, Wb)
+    s = pipeline.Settings(preset="circle", seconds=4, fps=30, amount_is_budget=False,
+                          inpaint=method)
+    plan = pipeline.plan_camera(Z, K, s)
+    photo = pipeline.photo_from_array(rgb)
     times, bg = [], None
     for _ in range(repeats):
         t = time.perf_counter()
-        bg = layers.build_background(rgb, Z, K, keys, scene=st)
+        bg = pipeline.fill_background(photo, Z, K, plan, s)
         times.append(time.perf_counter() - t)
     return statistics.median(times), times, bg
 
