@@ -25,7 +25,12 @@ Regions (per novel view, from its own ray-cast true depth): a pixel's true 3D po
   behind the farthest of the 4 reference depth samples around its projection;
 - *visible* otherwise. "frame" = visible + disoccluded.
 PSNR pools the squared error of all views (8-bit RGB); SSIM (skimage.metrics.structural_similarity,
-7x7 Gaussian-free window, per channel) is the mean of the SSIM map over the region's pixels.
+7x7 Gaussian-free window, per channel) is the mean of the SSIM map over the region's pixels; FLIP
+(NVIDIA's perceptual difference, ``flip_evaluator.evaluate(ref, test, "LDR")``) is the mean of its
+error map over the region (lower = better); "sharp" is the mean Sobel gradient magnitude (grey) of
+the render over the band divided by that of the ground truth over the same pixels (1.0 = as much
+texture as the true background; a smeared fill is < 1, holes' black edges can push it > 1).
+``--large`` adds the same paths at twice the amount, printed as separate tables.
 
 Methods, side by side: the displaced plane of the Blender add-ons that only displace a plane
 (``--mode plane``: a grid at the focus depth + Subdivision + Displace by inverse depth), the untorn
@@ -60,6 +65,8 @@ FOV_DEG = 60.0
 AA = "8"
 #: (preset, amount, frame indices to score, number of frames of the path)
 PATHS = [("circle", 1.0, [0, 1, 2, 3], 4), ("dolly", 1.0, [0, 2], 4), ("ken-burns", 1.0, [0, 2], 3)]
+#: --large: the same paths with twice the amount (rows printed separately)
+PATHS_LARGE = [(p, 2.0 * a, fr, n) for p, a, fr, n in PATHS]
 METHODS = [  # label, settings overrides, LAYER_PULL override, engine
     ("displaced plane", dict(mode="plane"), None, "workbench"),
     ("sheet (no tear)", dict(tear_threshold=None), None, "workbench"),
@@ -248,17 +255,29 @@ class Score:
         self.sse = {}
         self.n = {}
         self.ssim = {}
+        self.flip = {}
+        self.grad = {}  # region -> [render gradient sum, truth gradient sum]
 
     def add(self, gt, img, masks: dict):
+        import flip_evaluator
         from skimage.metrics import structural_similarity
 
         err = (gt.astype(np.float64) - img.astype(np.float64)) ** 2
         _, smap = structural_similarity(gt, img, channel_axis=2, data_range=255, full=True)
         smap = smap.mean(axis=2)
+        fmap = np.asarray(flip_evaluator.evaluate(gt.astype(np.float32) / 255.0,
+                                                  img.astype(np.float32) / 255.0, "LDR")[0])
+        if fmap.ndim == 3:
+            fmap = fmap[..., 0]
+        g_img, g_gt = _grad(img), _grad(gt)
         for k, m in masks.items():
             self.sse[k] = self.sse.get(k, 0.0) + float(err[m].sum())
             self.n[k] = self.n.get(k, 0) + int(m.sum()) * 3
             self.ssim[k] = self.ssim.get(k, 0.0) + float(smap[m].sum())
+            self.flip[k] = self.flip.get(k, 0.0) + float(fmap[m].sum())
+            g = self.grad.setdefault(k, [0.0, 0.0])
+            g[0] += float(g_img[m].sum())
+            g[1] += float(g_gt[m].sum())
 
     def psnr(self, k):
         if not self.n.get(k):
@@ -269,16 +288,34 @@ class Score:
     def mssim(self, k):
         return self.ssim[k] / (self.n[k] / 3) if self.n.get(k) else math.nan
 
+    def mflip(self, k):
+        return self.flip[k] / (self.n[k] / 3) if self.n.get(k) else math.nan
+
+    def sharpness(self, k):
+        g = self.grad.get(k)
+        return g[0] / g[1] if g and g[1] > 0 else math.nan
+
     def merge(self, other):
-        for d, o in ((self.sse, other.sse), (self.n, other.n), (self.ssim, other.ssim)):
+        for d, o in ((self.sse, other.sse), (self.n, other.n), (self.ssim, other.ssim),
+                     (self.flip, other.flip)):
             for k, v in o.items():
                 d[k] = d.get(k, 0) + v
+        for k, (a, b) in other.grad.items():
+            g = self.grad.setdefault(k, [0.0, 0.0])
+            g[0] += a
+            g[1] += b
+
+
+def _grad(img_u8: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of an 8-bit RGB image's grey, (H, W) float32."""
+    g = cv2.cvtColor(img_u8, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    return np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
 
 
 # ------------------------------------------------------------------------------------------------
 # main
 # ------------------------------------------------------------------------------------------------
-def run_scene(name: str, tmp: str, log: list) -> dict:
+def run_scene(name: str, tmp: str, log: list, paths=None) -> dict:
     import bpy
 
     from depth_addon.blender import camera as bcam
@@ -314,7 +351,7 @@ def run_scene(name: str, tmp: str, log: list) -> dict:
     scores = {m[0]: Score() for m in METHODS}
     info = {}
     gt_cache = {}
-    for preset, amount, frames, n_frames in PATHS:
+    for preset, amount, frames, n_frames in (paths or PATHS):
         keys_ref = None
         for label, over, pull, engine in METHODS:
             kw = dict(mode="mesh", depth_kind="metric", focal_px=float(K[0, 0]),
@@ -340,10 +377,10 @@ def run_scene(name: str, tmp: str, log: list) -> dict:
             photo_coll = built.collection
             for i in frames:
                 scene.frame_set(i + 1)
-                key = (preset, i, engine)
+                key = (preset, amount, i, engine)
                 if key not in gt_cache:
                     photo_coll.hide_render, gt.hide_render = True, False
-                    img_gt = render_png(scene, os.path.join(tmp, f"{name}_{preset}_{i}_gt.png"))
+                    img_gt = render_png(scene, os.path.join(tmp, f"{name}_{preset}{amount}_{i}_gt.png"))
                     f_i = res.camera.focal_px[i] * res.K_render[0, 0] / res.K[0, 0]
                     K_view = res.K_render.copy()
                     K_view[0, 0] = K_view[1, 1] = f_i
@@ -408,6 +445,8 @@ def main() -> None:
                          "(grey erosion), like an estimated depth's edges; scores stay against the "
                          "true views")
     ap.add_argument("--no-12mp", action="store_true", help="skip the 12 MP timing")
+    ap.add_argument("--large", action="store_true",
+                    help="also score the same paths at 2x the amount (separate tables)")
     args = ap.parse_args()
     FATTEN_PX = args.fatten
     if args.only:
@@ -418,6 +457,7 @@ def main() -> None:
 
     t_all = time.perf_counter()
     total = {m[0]: Score() for m in METHODS}
+    total_large = {m[0]: Score() for m in METHODS}
     per_scene = {}
     log = []
     with tempfile.TemporaryDirectory(prefix="bench_fidelity_") as tmp:
@@ -428,12 +468,18 @@ def main() -> None:
             for k, v in sc.items():
                 total[k].merge(v)
             print(f"{log[-1]} ({time.perf_counter() - t:.0f} s)", flush=True)
+            if args.large:
+                t = time.perf_counter()
+                for k, v in run_scene(name, tmp, log, PATHS_LARGE).items():
+                    total_large[k].merge(v)
+                print(f"[2x amount] {log[-1]} ({time.perf_counter() - t:.0f} s)", flush=True)
 
     def table(scores, title):
         print()
         print(title)
         hdr = (f"{'method':<21} | {'band PSNR':>9} {'vs sheet':>8} | {'visible':>7} {'vs sheet':>8} | "
-               f"{'frame':>6} {'edges':>6} | {'SSIM band':>9} {'visible':>7} {'frame':>6}")
+               f"{'frame':>6} {'edges':>6} | {'SSIM band':>9} {'visible':>7} {'frame':>6} | "
+               f"{'FLIP band':>9} {'visible':>7} | {'sharp':>5}")
         print(hdr)
         print("-" * len(hdr))
         base = scores["sheet (no tear)"]
@@ -442,11 +488,14 @@ def main() -> None:
             print(f"{label:<21} | {s.psnr('band'):>9.2f} {s.psnr('band') - base.psnr('band'):>+8.2f} | "
                   f"{s.psnr('visible'):>7.2f} {s.psnr('visible') - base.psnr('visible'):>+8.2f} | "
                   f"{s.psnr('frame'):>6.2f} {s.psnr('edges'):>6.2f} | {s.mssim('band'):>9.3f} {s.mssim('visible'):>7.3f} "
-                  f"{s.mssim('frame'):>6.3f}")
+                  f"{s.mssim('frame'):>6.3f} | {s.mflip('band'):>9.3f} {s.mflip('visible'):>7.3f} | "
+                  f"{s.sharpness('band'):>5.2f}")
 
     for name, sc in per_scene.items():
         table(sc, f"scene '{name}' (PSNR dB pooled over its views; SSIM mean over region pixels)")
     table(total, "ALL scenes pooled")
+    if args.large:
+        table(total_large, "ALL scenes pooled, LARGER moves (same paths at 2x the amount)")
     if "torn + fill telea" in total:
         best = total["torn + fill telea"]
         sheet = total["sheet (no tear)"]
