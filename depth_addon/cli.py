@@ -77,9 +77,11 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     g.add_argument("--band", type=int, metavar="PX",
                    help="width of the filled background band in photo pixels (default: auto, the "
                         "largest gap the camera move opens)")
-    g.add_argument("--inpaint", default="telea", choices=("telea", "ns", "fsr"),
-                   help="background colour inpainting: Telea, Navier-Stokes, or frequency-selective "
-                        "reconstruction (fsr: more texture, about 10x slower) (default %(default)s)")
+    g.add_argument("--inpaint", default="patchmatch", choices=("patchmatch", "telea", "ns", "fsr"),
+                   help="background colour: PatchMatch texture from the background's own surface "
+                        "(falls back to telea without pypatchmatch), Telea (fast, blurred), "
+                        "Navier-Stokes, or frequency-selective reconstruction (fsr) "
+                        "(default %(default)s)")
     a = p.add_argument_group("animation and render")
     a.add_argument("--preset", default="circle", help=f"camera move: {', '.join(cp.PRESETS)}")
     a.add_argument("--amount", type=float, default=1.0,
@@ -300,7 +302,7 @@ def run(args: argparse.Namespace) -> str:
     geo_txt = (f"{len(result.mesh.positions):,} vertices, {result.mesh.n_torn_cells:,} torn cells"
                if result.mesh is not None else f"{len(result.points[0]):,} points")
     bg = result.background
-    if bg is not None:  # filled band and motion budget (core/layers.py)
+    if bg is not None:  # filled band and motion budget (core/background/)
         geo_txt += (f", background band {bg.band_px} px for a {bg.needed_px:.0f} px reveal, "
                     f"{bg.budget_text()}")
     return (f"wrote {', '.join(written)} — {settings.n_frames} frames {wr}x{hr} at {settings.fps} fps, "

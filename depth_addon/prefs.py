@@ -21,7 +21,7 @@ from .core.monocular import DEFAULT_MODEL
 
 #: what the buttons install, pinned to versions tested together (numpy is pinned to Blender's own)
 BASE_PACKAGES = ["opencv-contrib-python-headless==4.11.0.86", "pillow==13.0.0",
-                 "pillow-heif==1.8.1", "tqdm==4.70.1"]
+                 "pillow-heif==1.8.1", "tqdm==4.70.1", "pypatchmatch==2.2.0"]
 ML_PACKAGES = ["torch==2.13.0", "transformers==5.23.0", "safetensors==0.8.0"]
 
 
@@ -41,11 +41,11 @@ def add_site_packages_to_path() -> None:
 
 
 def missing_modules() -> List[str]:
-    """Import names the add-on needs that cannot be imported now (cv2, PIL, torch, transformers)."""
+    """Import names the add-on needs that cannot be imported now (cv2, PIL, patchmatch, torch, transformers)."""
     import importlib.util
 
     out = []
-    for name in ("cv2", "PIL", "torch", "transformers"):
+    for name in ("cv2", "PIL", "patchmatch", "torch", "transformers"):
         try:
             if importlib.util.find_spec(name) is None:
                 out.append(name)

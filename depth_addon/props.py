@@ -96,10 +96,12 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
     band_px: IntProperty(name="Band (px)", default=0, min=0, max=4096, subtype="PIXEL",
                          description="Width of the filled band (0 = what the camera move reveals)")
     inpaint: EnumProperty(name="Inpainting", items=[
-        ("telea", "Telea", "Fast marching (Telea 2004)"),
+        ("patchmatch", "PatchMatch", "Copies background texture from the background's own surface "
+         "(Barnes et al. 2009; falls back to Telea without pypatchmatch)"),
+        ("telea", "Telea", "Fast marching (Telea 2004): fast, smooth, blurred"),
         ("ns", "Navier-Stokes", "Bertalmio et al. 2001"),
         ("fsr", "Frequency-Selective", "Keeps more texture; about 10x slower (Seiler et al. 2015)")],
-                          default="telea")
+                          default="patchmatch")
 
     preset: EnumProperty(name="Camera Move", items=PRESET_ITEMS, default="CIRCLE")
     amount: FloatProperty(name="Amount", default=1.0, min=0.0, soft_max=4.0,

@@ -136,7 +136,7 @@ def _points_object(result: "PipelineResult", coll):
 
 
 def _background_object(result: PipelineResult, coll):
-    """The filled background layer (core.layers) as its own object "3D Photo background" in
+    """The filled background layer (core.background) as its own object "3D Photo background" in
     ``coll``: the band mesh behind the torn edges with its packed inpainted texture and the same
     unlit material as the photo. Returns the object, or None when there is no layer."""
     bg = getattr(result, "background", None)

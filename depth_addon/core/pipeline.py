@@ -67,13 +67,13 @@ class Settings:
     resolution: Optional[tuple] = None
     engine: str = "workbench"
     overscan: bool = True
-    # filled background layer behind torn edges (core/layers.py); band_px None = auto from the move
+    # filled background layer behind torn edges (core/background/); band_px None = auto from the move
     fill_background: bool = True
     #: amount 1.0 = the largest motion the depth supports (the motion budget), capped at
     #: BUDGET_MAX x the default parallax; False = amount in parallax units (1 = 2.5 % of the width)
     amount_is_budget: bool = True
     band_px: Optional[int] = None
-    inpaint: str = "telea"
+    inpaint: str = "patchmatch"
     #: torn silhouettes fade out over one mesh cell (MeshData.alpha; blended in EEVEE and Cycles)
     soft_edges: bool = True
 
@@ -103,8 +103,8 @@ class Settings:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
-        if self.inpaint not in ("telea", "ns", "nearest", "fsr"):
-            raise InputError(f"--inpaint must be telea, ns or fsr, got {self.inpaint!r}")
+        if self.inpaint not in ("patchmatch", "telea", "ns", "nearest", "fsr"):
+            raise InputError(f"--inpaint must be patchmatch, telea, ns or fsr, got {self.inpaint!r}")
         if self.band_px is not None and not self.band_px >= 1:
             raise InputError(f"--band must be at least 1 px, got {self.band_px}")
 
@@ -148,7 +148,7 @@ class PipelineResult:
     #: motion actually used, in parallax units (camera_path's amount): settings.amount x budget
     parallax_amount: float = 1.0
     notes: list = field(default_factory=list)
-    #: filled background layer (core.layers.BackgroundLayer: mesh, texture, band, motion budget)
+    #: filled background layer (core.background.BackgroundLayer: mesh, texture, band, motion budget)
     #: for a torn mesh with settings.fill_background, else None
     background: Optional[object] = None
 
@@ -322,7 +322,7 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
 
 #: upper limit of "amount 1.0 = largest safe motion", in parallax units (near plane moving
 #: 3 x 2.5 % of the width): a matter of taste, not of the depth. The budget itself
-#: (core.layers.MotionBudget) is the smallest of three limits -- disocclusions the band fills,
+#: (core.background.MotionBudget) is the smallest of three limits -- disocclusions the band fills,
 #: faces that do not stretch, a moderate overscan crop --; on the motorcycle example it is x1.6
 #: (crop) for the circle and x2.8 (stretch) for Ken Burns, but x7-8 for the dolly moves, which
 #: reveal little: this cap keeps those from filling the picture.
@@ -336,7 +336,7 @@ def plan_motion(photo: Photo, Z: np.ndarray, K: np.ndarray, settings: Settings,
     With ``settings.amount_is_budget`` and a torn, filled mesh, the layer is first built for the
     default move to find the motion budget ``b`` (the largest parallax amount whose disocclusions
     the band can fill, whose untorn faces do not stretch and whose overscan crop stays moderate:
-    :class:`depth_addon.core.layers.MotionBudget`); the move is then planned
+    :class:`depth_addon.core.background.MotionBudget`); the move is then planned
     with parallax amount ``settings.amount * min(b, BUDGET_MAX)`` and the layer rebuilt for it, so
     ``amount = 1`` is the largest safe motion. Without a layer (points, plane, no tearing, no fill)
     or with an unbounded budget (nothing tore), ``amount`` is in parallax units.
@@ -367,7 +367,7 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
                     fill: bool = True):
     """The filled background layer for a torn mesh and a camera plan (None when not wanted).
 
-    Runs :func:`depth_addon.core.layers.build_background` when ``settings.mode == "mesh"``,
+    Runs :func:`depth_addon.core.background.build_background` when ``settings.mode == "mesh"``,
     tearing is on and ``settings.fill_background``; notices when the move reveals more than the
     band can fill. Called again by the UI when the camera move changes (the band depends on it).
 
@@ -376,17 +376,19 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
         plan: :func:`plan_camera` result; settings: tear threshold, band, inpainting method, step.
         fill: False = only the band and the motion budget (no colour fill or mesh; no notice).
     Returns:
-        :class:`depth_addon.core.layers.BackgroundLayer` or None.
+        :class:`depth_addon.core.background.BackgroundLayer` or None.
     """
     if not (settings.mode == "mesh" and settings.fill_background
             and settings.tear_threshold is not None):
         return None
-    from .layers import build_background
+    from .background import build_background
     report(progress, "fill background", 0.0)
     background = build_background(photo.rgb, Z, K, plan.keys, scene=plan.scene,
                                   tear_threshold=settings.tear_threshold,
                                   band_px=settings.band_px, method=settings.inpaint,
                                   step=settings.step, overscan=settings.overscan, fill=fill)
+    for note in background.notes:
+        notice(note)
     if fill and background.holes_expected:
         notice(f"the camera move reveals up to {background.needed_px:.0f} px behind edges but the "
                f"filled band is {background.band_px} px: holes will show; lower --amount")

@@ -119,7 +119,7 @@ def test_rebuild_replaces_only_what_it_generated(tmp_path, empty_scene):
     bscene.build(_run(tmp_path), scene=empty_scene)
     bscene.build(_run(tmp_path), scene=empty_scene)
     names = sorted(o.name for o in bpy.data.objects)
-    # (the step photo tears, so the filled background layer is there too: core/layers.py)
+    # (the step photo tears, so the filled background layer is there too: core/background/)
     assert names == ["3D Photo", "3D Photo Camera", "3D Photo background", "3D Photo soft edges",
                      "user object"]
     assert len([c for c in bpy.data.collections if c.name.startswith("3D Photo")]) == 1
