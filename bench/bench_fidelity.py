@@ -322,7 +322,7 @@ def run_scene(name: str, tmp: str, log: list, paths=None) -> dict:
     from depth_addon.blender import render as brender
     from depth_addon.blender import scene as bscene
     from depth_addon.core import geometry as geo
-    from depth_addon.core import background as layers
+    from depth_addon.core.background import layer as layers  # LAYER_PULL lives there
     from depth_addon.core import pipeline
 
     bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -352,7 +352,7 @@ def test_pipeline_builds_the_layer_by_default(tmp_path):
 
     res = run()
     bg = res.background
-    assert bg is not None and len(bg.mesh.faces) > 0 and bg.method == "patchmatch"
+    assert bg is not None and len(bg.mesh.faces) > 0 and bg.method == "telea"
     assert bg.needed_px > 0 and bg.band_px >= bg.needed_px and not bg.holes_expected
     assert bg.safe_amount > res.settings.amount
     assert run(fill_background=False).background is None
@@ -422,3 +422,34 @@ def test_background_continues_the_slope_of_a_receding_floor():
     flat = layers.build_background(rgb, Z, K, band_px=10, continue_slope=False)
     fm = flat.hole[rr, cc]  # (the flat layer stops where its constant depth meets the floor)
     assert np.median(np.abs(flat.depth[rr, cc][fm] - truth[fm]) / truth[fm]) > 1.5 * np.median(err[fm])
+
+
+def test_patchmatch_keeps_the_stripes_texture_where_telea_blurs_it():
+    """A red square in front of a striped wall: PatchMatch continues the stripes behind it (its
+    gradient energy in the hole stays within 0.8-1.25 of the wall's), Telea smooths them away;
+    neither puts red into the layer."""
+    import cv2
+
+    cols = np.arange(W)
+    rgb = np.zeros((H, W, 3), np.float32)
+    stripes = np.where((cols // 3) % 2 == 0, 0.2, 0.8).astype(np.float32)
+    rgb[..., 1] = stripes[None, :]
+    rgb[..., 2] = 0.5
+    Z = np.full((H, W), 4.0, np.float32)
+    Z[20:52, 30:62] = 2.0
+    rgb[20:52, 30:62] = RED
+
+    def energy(img, m):
+        g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        return float(np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))[m].mean())
+
+    wall = energy(rgb, Z > 3.0)
+    ratio = {}
+    for method in ("patchmatch", "telea"):
+        bg = layers.build_background(rgb, Z, K, band_px=8, method=method)
+        filled = _texture_in_photo(bg, rgb)
+        assert filled[bg.hole][:, 0].max() <= 1.5 / 255  # no red
+        inner = bg.hole & (_dist_to_outside(Z < 3.0) > 2)  # away from the seam
+        ratio[method] = energy(filled, inner) / wall
+    assert 0.8 <= ratio["patchmatch"] <= 1.25, ratio
+    assert ratio["telea"] < 0.6, ratio

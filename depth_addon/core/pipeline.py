@@ -73,7 +73,7 @@ class Settings:
     #: BUDGET_MAX x the default parallax; False = amount in parallax units (1 = 2.5 % of the width)
     amount_is_budget: bool = True
     band_px: Optional[int] = None
-    inpaint: str = "patchmatch"
+    inpaint: str = "telea"
     #: torn silhouettes fade out over one mesh cell (MeshData.alpha; blended in EEVEE and Cycles)
     soft_edges: bool = True
 

@@ -21,7 +21,7 @@ from .. import camera_path as cp
 from .. import geometry as geo
 from ..errors import InputError
 from .budget import MotionBudget, crop_limit, stretch_budget, stretch_limit
-from .fill import DEFAULT_METHOD, INPAINT_METHODS, inpaint_background
+from .fill import DEFAULT_METHOD, INPAINT_METHODS, inpaint_background, patchmatch_available
 from .maps import WORK_MAX_PIXELS, _check_depth, _nearest, work_scale
 from .reveal import (LAYER_THRESHOLD_FACTOR, MAX_PATH_SAMPLES, MIN_BAND_PX, auto_band_px,
                      band_cap_px, disocclusion_px, pair_disocclusion_px, reach_px,
@@ -278,5 +278,7 @@ def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
     safe = budget.amount if budget is not None else math.inf
     return BackgroundLayer(mesh=mesh, texture=tex, texture_origin=origin, hole=hole, layer_mask=layer_mask, depth=depth,
                            scale=s, band_px=band, needed_px=needed, band_cap_px=cap,
-                           safe_amount=safe, method=method, n_edges=len(edges),
+                           safe_amount=safe,
+                           method=("telea" if method == "patchmatch" and not patchmatch_available()
+                                   else method), n_edges=len(edges),
                            seconds=time.perf_counter() - t0, budget=budget, notes=notes)
