@@ -58,7 +58,7 @@ def configure(scene: "bpy.types.Scene", *, engine: str, width: int, height: int,
     r.film_transparent = False
     if scene.world is None:
         scene.world = bpy.data.worlds.new("3D Photo World")
-    scene.world.color = (0.0, 0.0, 0.0)
+    set_black_world(scene.world)
     sh = scene.display.shading
     sh.light = "FLAT"
     sh.color_type = "TEXTURE"
@@ -72,6 +72,31 @@ def configure(scene: "bpy.types.Scene", *, engine: str, width: int, height: int,
         scene.render.use_persistent_data = True
     elif engine == "eevee":
         scene.eevee.taa_render_samples = samples
+
+
+def set_black_world(world: "bpy.types.World") -> None:
+    """Make whatever no surface covers render black in every engine.
+
+    ``world.color`` only drives Workbench; Cycles and EEVEE render the world's node tree, whose
+    Background node defaults to grey 0.05 (sRGB ~63). Both are set: the colour, and every
+    Background node's colour to black with strength 0 (the node tree is created when missing).
+    """
+    world.color = (0.0, 0.0, 0.0)
+    if bpy.app.version < (5, 0, 0) and not world.use_nodes:  # 5.0: always nodes (deprecated)
+        world.use_nodes = True  # creates the default World Output + Background nodes
+    nt = world.node_tree
+    if nt is None:
+        return
+    backgrounds = [n for n in nt.nodes if n.type == "BACKGROUND"]
+    if not backgrounds:
+        bg = nt.nodes.new("ShaderNodeBackground")
+        out = next((n for n in nt.nodes if n.type == "OUTPUT_WORLD"), None) \
+            or nt.nodes.new("ShaderNodeOutputWorld")
+        nt.links.new(bg.outputs["Background"], out.inputs["Surface"])
+        backgrounds = [bg]
+    for bg in backgrounds:
+        bg.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
+        bg.inputs["Strength"].default_value = 0.0
 
 
 def set_output(scene: "bpy.types.Scene", path: str, kind: str) -> None:

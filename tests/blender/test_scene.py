@@ -207,3 +207,18 @@ def test_soft_edges_render_the_same_in_eevee_and_cycles_and_hard_in_workbench(tm
     assert np.abs(prof["eevee"] - prof["cycles"]).max() < 6, prof  # measured: <= 4
     # Workbench ignores shader alpha: soft edges change nothing there
     assert np.abs(renders["workbench", True] - renders["workbench", False]).max() <= 1.0
+
+
+@pytest.mark.parametrize("engine", ["workbench", "eevee", "cycles"])
+def test_uncovered_pixels_render_black_in_every_engine(tmp_path, empty_scene, engine):
+    """The camera turned away from the 3D photo sees only the world: black in every engine (Cycles
+    and EEVEE render the world's Background node, whose default is grey 0.05, sRGB ~63)."""
+    import math as _m
+
+    res = _run(tmp_path, frames=2, engine=engine, amount=1.0)
+    bscene.build(res, scene=empty_scene)
+    cam = empty_scene.camera
+    cam.animation_data_clear()
+    cam.rotation_euler = (0.0, _m.pi, 0.0)  # looking away from the photo
+    img = _still(empty_scene, tmp_path / f"world_{engine}.png", 1)
+    assert img.max() <= 2.0, (engine, img.max())
