@@ -103,7 +103,8 @@ class Settings:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
-        if self.inpaint not in ("patchmatch", "telea", "ns", "nearest", "fsr"):
+        from .background.fill import INPAINT_METHODS
+        if self.inpaint not in INPAINT_METHODS:
             raise InputError(f"--inpaint must be patchmatch, telea, ns or fsr, got {self.inpaint!r}")
         if self.band_px is not None and not self.band_px >= 1:
             raise InputError(f"--band must be at least 1 px, got {self.band_px}")

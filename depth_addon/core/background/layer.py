@@ -192,10 +192,11 @@ def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
         scene: near/far/focus of the scene (for the budget); default from Z.
         tear_threshold: the mesh's tear threshold (relative depth jump, > 0); the layer uses
             :data:`LAYER_THRESHOLD_FACTOR` x this.
-        band_px: band width in photo pixels (>= 1), every torn edge's reach in every direction
-            whatever the path (for camera moves of your own), or None = automatic: each edge
-            reaches what the path reveals behind it (:func:`.reveal.reveal_directions`) from the camera path
-            (:func:`auto_band_px`; :data:`MIN_BAND_PX` without a path).
+        band_px: band width in photo pixels (>= 1): every torn edge's reach, in every direction,
+            whatever the path (for camera moves of your own); or None = automatic: each edge
+            reaches what the path reveals behind it, along the path's line when it has one
+            (:func:`.reveal.reveal_directions`), the band capped by :func:`auto_band_px`
+            (:data:`MIN_BAND_PX` without a path).
         method: inpainting method, one of :data:`INPAINT_METHODS`.
         step: photo pixels per layer vertex (converted to working pixels, at least 2).
         max_pixels: working-resolution cap (:func:`work_scale`).

@@ -57,9 +57,9 @@ def background_depth(Z: np.ndarray, edges: TornEdges, band: float, threshold: fl
         threshold: the edge threshold used for ``edges`` (relative depth jump).
         reach: optional (E,) float per-pair reach in working pixels (default: ``band`` for all).
         continue_slope: False = one constant depth per seed (the far side's, no slope).
-        directions: optional (D, 2) float unit-scaled (dx, dy) directions in which the path looks
-            behind silhouettes (:func:`.reveal.reveal_directions`): each seed covers the pixels
-            swept along them up to its reach, instead of a disc of its reach.
+        directions: optional (4,) float (ux, uy, a_min, a_max), the line along which the path
+            looks behind silhouettes (:func:`.reveal.reveal_directions`): each seed covers the
+            segment swept along it up to its reach (:func:`.reveal.sweep`) instead of a disc.
     Returns:
         (hole, w_bg, aux): hole (h, w) bool = pixels within their edge's reach that lie in front of
         its background by more than threshold / 2; w_bg (h, w) float32 inverse background depth
