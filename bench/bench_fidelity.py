@@ -75,6 +75,7 @@ METHODS = [  # label, settings overrides, LAYER_PULL override, engine
     ("torn + fill ns", dict(inpaint="ns"), None, "workbench"),
     ("torn + fill nearest", dict(inpaint="nearest"), None, "workbench"),
     ("torn + fill fsr", dict(inpaint="fsr"), None, "workbench"),
+    ("torn + fill patchmatch", dict(inpaint="patchmatch"), None, "workbench"),
     ("telea, layer behind", dict(inpaint="telea"), -0.003, "workbench"),
     # soft silhouettes need an engine that blends shader alpha (Workbench draws them hard)
     ("cycles: hard edges", dict(inpaint="telea", soft_edges=False), None, "cycles"),

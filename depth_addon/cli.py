@@ -77,12 +77,11 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     g.add_argument("--band", type=int, metavar="PX",
                    help="width of the filled background band in photo pixels (default: auto, the "
                         "largest gap the camera move opens)")
-    g.add_argument("--inpaint", default="telea", choices=("telea", "patchmatch", "ns", "fsr"),
-                   help="background colour: Telea (fast, blurred), PatchMatch texture from the "
-                        "background's own surface (slower; falls back to telea without "
-                        "pypatchmatch), "
-                        "Navier-Stokes, or frequency-selective reconstruction (fsr) "
-                        "(default %(default)s)")
+    g.add_argument("--inpaint", default="patchmatch", choices=("patchmatch", "telea", "ns", "fsr"),
+                   help="background colour: PatchMatch texture copied from the background's own "
+                        "surface (falls back to telea without pypatchmatch), Telea (fastest, "
+                        "smooth, blurred), Navier-Stokes, or frequency-selective reconstruction "
+                        "(fsr) (default %(default)s)")
     a = p.add_argument_group("animation and render")
     a.add_argument("--preset", default="circle", help=f"camera move: {', '.join(cp.PRESETS)}")
     a.add_argument("--amount", type=float, default=1.0,

@@ -101,7 +101,7 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
         ("telea", "Telea", "Fast marching (Telea 2004): fast, smooth, blurred"),
         ("ns", "Navier-Stokes", "Bertalmio et al. 2001"),
         ("fsr", "Frequency-Selective", "Keeps more texture; about 10x slower (Seiler et al. 2015)")],
-                          default="telea")
+                          default="patchmatch")
 
     preset: EnumProperty(name="Camera Move", items=PRESET_ITEMS, default="CIRCLE")
     amount: FloatProperty(name="Amount", default=1.0, min=0.0, soft_max=4.0,

@@ -73,7 +73,7 @@ class Settings:
     #: BUDGET_MAX x the default parallax; False = amount in parallax units (1 = 2.5 % of the width)
     amount_is_budget: bool = True
     band_px: Optional[int] = None
-    inpaint: str = "telea"
+    inpaint: str = "patchmatch"  # core.background.fill.DEFAULT_METHOD (Telea without pypatchmatch)
     #: torn silhouettes fade out over one mesh cell (MeshData.alpha; blended in EEVEE and Cycles)
     soft_edges: bool = True
 
@@ -105,7 +105,8 @@ class Settings:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
         from .background.fill import INPAINT_METHODS
         if self.inpaint not in INPAINT_METHODS:
-            raise InputError(f"--inpaint must be patchmatch, telea, ns or fsr, got {self.inpaint!r}")
+            raise InputError(f"--inpaint must be one of {', '.join(INPAINT_METHODS)}, got "
+                             f"{self.inpaint!r}")
         if self.band_px is not None and not self.band_px >= 1:
             raise InputError(f"--band must be at least 1 px, got {self.band_px}")
 

@@ -27,7 +27,7 @@ from .maps import _check_depth, _distance
 #: the layer's edge test uses this fraction of the mesh's tear threshold (covers every mesh tear)
 LAYER_THRESHOLD_FACTOR = 0.75
 #: the automatic band is capped at this fraction of the photo's longer side
-BAND_CAP_FRACTION = 0.10
+BAND_CAP_FRACTION = 0.20
 #: smallest band (photo px) even for a still camera: covers the mesh's own torn cells
 MIN_BAND_PX = 4
 #: at most this many torn pairs are projected per frame when sizing the band / budget
