@@ -491,3 +491,35 @@ def test_example_layer_takes_no_colour_from_the_motorcycle(example_depth, method
     assert behind.sum() > 20_000  # the layer does fill a large area behind the motorcycle
     g = greenness(filled[behind])
     assert (g > 0.15).mean() < 1e-4, f"{(g > 0.15).sum()} green layer pixels"
+
+
+def test_default_fill_diffuses_a_smooth_wall_instead_of_patching_it():
+    """A smooth colour gradient behind a box (a plain wall, a sky, a defocused background): there
+    is no texture to copy, and patches of mismatched shades would show as blotches. The default
+    fill is there as smooth as Telea's (its high-pass energy in the hole at most 1.2x Telea's + 0.5
+    grey levels) and as close to the true wall."""
+    import cv2
+
+    if not layers.patchmatch_available():
+        pytest.skip("pypatchmatch is not installed")
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    wall = np.stack([0.5 + 0.35 * np.sin(xx / 9.0), 0.45 + 0.3 * np.cos(yy / 8.0),
+                     0.3 + 0.1 * np.sin((xx + yy) / 14.0)], -1).astype(np.float32)
+    rgb = wall.copy()
+    rgb[20:52, 30:70] = RED
+    Z = np.full((H, W), 4.0, np.float32)
+    Z[20:52, 30:70] = 2.0
+
+    def highpass(img, m):
+        g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) * 255.0
+        return float(np.abs(g - cv2.GaussianBlur(g, (0, 0), 2.0))[m].mean())
+
+    out = {}
+    for method in ("patchmatch", "telea"):
+        bg = layers.build_background(rgb, Z, K, band_px=10, method=method)
+        filled = _texture_in_photo(bg, rgb)
+        inner = bg.hole & (_dist_to_outside(Z < 3.0) > 2)
+        out[method] = (highpass(filled, inner), float(np.abs(filled - wall)[bg.hole].mean()))
+        assert filled[bg.hole][:, 0].max() < 0.9  # no red
+    assert out["patchmatch"][0] <= 1.2 * out["telea"][0] + 0.5, out
+    assert out["patchmatch"][1] <= out["telea"][1] + 0.01, out

@@ -6,7 +6,10 @@ Methods (:data:`INPAINT_METHODS`):
   ``pypatchmatch`` package: texture is copied from the background, not diffused. Depth-aware
   sources: the hole is split by background depth and each part may copy only from pixels of its
   own surface or farther (never the foreground, never a nearer surface, never the mixed pixels at
-  an edge). The default; falls back to Telea with a notice when the package is missing.
+  an edge). Where the sources are smooth (no texture to copy: a plain wall, a sky, a defocused
+  background) the colour is diffused instead (Telea restricted to the same sources), blended by
+  the sources' local texture. The default; falls back to Telea with a notice when the package is
+  missing.
 - ``"telea"``: Telea's fast marching method (J. Graphics Tools 2004), ``"ns"``: Navier-Stokes
   (Bertalmio, Bertozzi & Sapiro, CVPR 2001), both ``cv2.inpaint``; fast, smooth, blurred.
 - ``"fsr"``: OpenCV contrib's frequency-selective reconstruction (Seiler et al., IEEE TIP 2015).
@@ -24,11 +27,12 @@ from ..errors import InputError
 from .maps import _nearest
 
 INPAINT_METHODS = ("patchmatch", "telea", "ns", "nearest", "fsr")
-#: the default method: PatchMatch with depth-aware sources. On bench/bench_fidelity.py (Blender
-#: scenes with true novel views) it is +4.9 dB over the untorn sheet on the disoccluded band
-#: (Telea +4.2), +3.2 dB at 2x moves (Telea +2.9), with lower FLIP and more texture (sharpness
-#: 0.74-0.79 vs 0.52-0.63); on bench/bench_view_synthesis.py (the real motorcycle pair) its FLIP
-#: is 0.03-0.05 above Telea's (2026-12-02). Falls back to Telea, with a notice, without pypatchmatch.
+#: the default method: PatchMatch with depth-aware sources (diffused where the sources are
+#: smooth). On bench/bench_fidelity.py (Blender scenes with true novel views) it is +4.5 dB over
+#: the untorn sheet on the disoccluded band (Telea +4.2), +3.0 dB at 2x moves (Telea +2.9), with
+#: lower FLIP (0.44 vs 0.46 at 2x) and more texture (sharpness 0.73-0.79 vs 0.52-0.63); on
+#: bench/bench_view_synthesis.py (the real motorcycle pair) its FLIP is 0.03-0.05 above Telea's
+#: (2026-12-02). Falls back to Telea, with a notice, without pypatchmatch.
 DEFAULT_METHOD = "patchmatch"
 #: PatchMatch patch radius (patches of (2 r + 1)^2 pixels, at the fill's resolution)
 PATCH_RADIUS = 2
