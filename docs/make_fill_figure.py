@@ -60,6 +60,8 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
 
 
 def main() -> None:
+    from depth_addon.core.background import DEFAULT_METHOD
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", default="telea,patchmatch")
     ap.add_argument("--frame", type=int, default=90)
@@ -75,7 +77,8 @@ def main() -> None:
             cv2.rectangle(img, (x0, y0), (x1, y1), (255, 255, 0), 1)
             pad = np.zeros((crop.shape[0], img.shape[1], 3), np.uint8)
             pad[:, :crop.shape[1]] = crop[:, :img.shape[1]]
-            cols.append(np.concatenate([label(img, f"--inpaint {used}: frame {args.frame}, "
+            tag = " (default)" if used == DEFAULT_METHOD else ""
+            cols.append(np.concatenate([label(img, f"--inpaint {used}{tag}: frame {args.frame}, "
                                                   f"layer {secs:.1f} s"), pad], axis=0))
     sheet = np.concatenate(cols, axis=1)
     cv2.imwrite(args.out, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
