@@ -96,6 +96,13 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     a.add_argument("--engine", default="workbench", choices=("workbench", "eevee", "cycles"))
     a.add_argument("--no-overscan", action="store_true",
                    help="do not zoom in to keep the photo's edges out of the frame")
+    a.add_argument("--dof", type=float, metavar="F_STOP",
+                   help="depth of field: the camera's f-stop (e.g. 2.8; physical with metric "
+                        "depth), focused on --focus-depth; rendered by EEVEE and Cycles, not by "
+                        "Workbench")
+    a.add_argument("--focus-depth", type=float, metavar="Z",
+                   help="depth the camera focuses on, scene units (metres for metric depth; "
+                        "default: the scene's focus depth, where the camera move pivots)")
     out = p.add_argument_group("output")
     out.add_argument("-o", "--output", help="OUT.mp4, or a folder for PNG frames "
                                             "(default: <image>_3d.mp4 / parallax.mp4)")
@@ -214,9 +221,14 @@ def run(args: argparse.Namespace) -> str:
         preset=args.preset, amount=args.amount, seconds=args.seconds, fps=args.fps,
         resolution=_resolution(args.resolution), engine=args.engine, overscan=not args.no_overscan,
         fill_background=not args.no_fill, band_px=args.band, inpaint=args.inpaint,
-        soft_edges=not args.hard_edges,
+        soft_edges=not args.hard_edges, dof_fstop=args.dof, focus_depth=args.focus_depth,
         amount_is_budget=not args.parallax_units)
     settings.validate()
+    if args.focus_depth is not None and args.dof is None:
+        raise DepthAddonError("--focus-depth needs --dof F_STOP (the depth of field's aperture)")
+    if args.dof is not None and args.engine == "workbench":
+        print("notice: Workbench does not render depth of field; add --engine eevee (or cycles) "
+              "to see it (the camera keeps the setting in a saved .blend)", file=sys.stderr)
 
     image, right = args.image, args.right
     if image is None:

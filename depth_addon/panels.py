@@ -146,6 +146,13 @@ class DEPTH_PT_camera(_Sub, bpy.types.Panel):
         row.prop(props, "seconds")
         row.prop(props, "fps")
         layout.prop(props, "overscan")
+        row = layout.row(align=True)
+        row.prop(props, "dof_fstop")
+        sub = row.row()
+        sub.active = props.dof_fstop > 0
+        sub.prop(props, "focus_depth")
+        if props.dof_fstop > 0 and props.engine == "workbench":
+            layout.label(text="Workbench renders no depth of field: use EEVEE or Cycles", icon="INFO")
         budget = budget_text(context)
         if budget:
             layout.label(text=budget, icon="INFO")

@@ -114,6 +114,12 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
     fps: IntProperty(name="FPS", default=30, min=1, max=240)
     overscan: BoolProperty(name="Hide Edges (Overscan)", default=True,
                            description="Zoom in just enough that the photo's border stays out of frame")
+    dof_fstop: FloatProperty(name="Depth of Field (f-stop)", default=0.0, min=0.0, soft_max=22.0,
+                             description="Camera f-stop, 0 = off; EEVEE and Cycles render it, "
+                                         "Workbench does not")
+    focus_depth: FloatProperty(name="Focus Depth", default=0.0, min=0.0, subtype="DISTANCE",
+                               description="Depth the camera focuses on (0 = the scene's focus "
+                                           "depth, where the camera move pivots)")
     engine: EnumProperty(name="Engine", items=[
         ("workbench", "Workbench", "Fastest"), ("eevee", "EEVEE", ""), ("cycles", "Cycles", "")],
         default="workbench")
@@ -156,6 +162,7 @@ def to_settings(props, prefs=None):
         fuse_mono=props.fuse_mono and props.source == "STEREO",
         fill_background=props.fill_background, band_px=props.band_px or None, inpaint=props.inpaint,
         soft_edges=props.soft_edges,
+        dof_fstop=props.dof_fstop or None, focus_depth=props.focus_depth or None,
         amount_is_budget=props.amount_is_budget)
 
 

@@ -85,3 +85,21 @@ def _set_linear(action) -> None:
     for fc in curves:
         for kp in fc.keyframe_points:
             kp.interpolation = "LINEAR"
+
+
+def set_depth_of_field(cam: "bpy.types.Camera", focus_object: "bpy.types.Object",
+                       fstop: float) -> None:
+    """Turn on the camera's depth of field, focused on ``focus_object`` (Blender computes the
+    distance along the camera's view axis every frame, so the focus follows a moving camera),
+    with aperture ``fstop`` (f-number; the blur is physical when scene units are metres: Blender's
+    thin-lens model with the camera's lens and 36 mm sensor). EEVEE and Cycles render it;
+    Workbench renders do not (its DoF is a viewport effect).
+
+    Raises:
+        ValueError: fstop <= 0.
+    """
+    if not fstop > 0:
+        raise ValueError(f"f-stop must be > 0, got {fstop}")
+    cam.dof.use_dof = True
+    cam.dof.focus_object = focus_object
+    cam.dof.aperture_fstop = float(fstop)

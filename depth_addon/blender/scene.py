@@ -26,6 +26,7 @@ from .mesh import GENERATED_KEY, mesh_from_quads, new_object, points_mesh
 COLLECTION_NAME = "3D Photo"
 BACKGROUND_NAME = "3D Photo background"
 EDGES_NAME = "3D Photo soft edges"
+FOCUS_NAME = "3D Photo Focus"
 #: custom property naming what a generated object is: "photo", "background", "edges", "camera"
 ROLE_KEY = "depth3d_role"
 
@@ -218,6 +219,33 @@ def _set_camera(cam_obj, result: "PipelineResult") -> None:
     # clip range around the scene's depth so nothing is cut, whatever the units
     cam.clip_start = float(max(1e-4, result.scene.near * 0.05))
     cam.clip_end = float(np.nanmax(result.Z) * 10.0)
+    _set_focus(cam_obj, result)
+
+
+def _set_focus(cam_obj, result: "PipelineResult") -> None:
+    """Depth of field from ``settings.dof_fstop`` / ``focus_depth``: an empty "3D Photo Focus" on
+    the photo camera's optical axis at the focus depth (the camera path's pivot by default) is
+    the camera's focus object; without an f-stop the camera has no depth of field."""
+    s = result.settings
+    cam = cam_obj.data
+    old = next((o for o in bpy.data.objects if o.get(ROLE_KEY) == "focus"), None)
+    fstop = getattr(s, "dof_fstop", None)
+    if not fstop:
+        cam.dof.use_dof = False
+        cam.dof.focus_object = None
+        if old is not None:
+            bpy.data.objects.remove(old)
+        return
+    depth = float(getattr(s, "focus_depth", None) or result.scene.focus)
+    if old is None:
+        old = _tag(bpy.data.objects.new(FOCUS_NAME, None))
+        old[ROLE_KEY] = "focus"
+        old.empty_display_type = "SPHERE"
+        old.empty_display_size = 0.02 * depth
+        (cam_obj.users_collection[0] if cam_obj.users_collection else
+         bpy.context.scene.collection).objects.link(old)
+    old.location = tuple(float(v) for v in geo.CV_TO_BLENDER @ np.array([0.0, 0.0, depth]))
+    bcam.set_depth_of_field(cam, old, float(fstop))
 
 
 def animate_camera(built: Built, result: "PipelineResult", *, scene=None) -> None:

@@ -76,6 +76,10 @@ class Settings:
     inpaint: str = "patchmatch"  # core.background.fill.DEFAULT_METHOD (Telea without pypatchmatch)
     #: torn silhouettes fade out over one mesh cell (MeshData.alpha; blended in EEVEE and Cycles)
     soft_edges: bool = True
+    #: depth of field: the camera's f-stop (None = off) and the depth it focuses on, in scene units
+    #: (metres for metric depth; None = the scene's focus depth, the camera path's pivot)
+    dof_fstop: Optional[float] = None
+    focus_depth: Optional[float] = None
 
     def validate(self) -> None:
         """Raise InputError for out-of-range settings (before any slow work starts)."""
@@ -109,6 +113,11 @@ class Settings:
                              f"{self.inpaint!r}")
         if self.band_px is not None and not self.band_px >= 1:
             raise InputError(f"--band must be at least 1 px, got {self.band_px}")
+        if self.dof_fstop is not None and not (self.dof_fstop > 0 and math.isfinite(self.dof_fstop)):
+            raise InputError(f"--dof (f-stop) must be > 0, got {self.dof_fstop}")
+        if self.focus_depth is not None and not (self.focus_depth > 0 and
+                                                 math.isfinite(self.focus_depth)):
+            raise InputError(f"--focus-depth must be > 0 (scene units), got {self.focus_depth}")
 
     @property
     def n_frames(self) -> int:

@@ -242,3 +242,25 @@ def test_mpo_from_a_stereo_camera_to_mp4(tmp_path, capsys, motorcycle):
     assert code == 0, err
     assert "stereo" in stdout
     assert_parallax_video(out, 6, (160, 106))
+
+
+def test_depth_of_field_options(tmp_path, capsys, photo_file):
+    """--dof with Workbench renders (and says Workbench shows no depth of field); the camera
+    keeps f-stop and focus; bad values and --focus-depth without --dof are refused."""
+    import bpy
+    import pytest
+
+    v, u = np.mgrid[0:300, 0:451]
+    np.save(tmp_path / "d.npy", (1 + u / 451 * 3).astype(np.float32))
+    code, out, err = run_cli([photo_file, "--depth", tmp_path / "d.npy", "--depth-kind", "metric",
+                              "--dof", "2.8", "--focus-depth", "3", "-o", tmp_path / "o.mp4"]
+                             + FAST, capsys)
+    assert code == 0, err
+    assert "Workbench does not render depth of field" in err and "--engine eevee" in err
+    cam = next(o for o in bpy.data.objects if o.type == "CAMERA" and o.data.dof.use_dof)
+    assert cam.data.dof.aperture_fstop == pytest.approx(2.8)
+    assert cam.data.dof.focus_object.location.y == pytest.approx(3.0)
+    expect_error([photo_file, "--dof", "0", "-o", tmp_path / "a.mp4"], capsys, "f-stop")
+    expect_error([photo_file, "--dof", "2", "--focus-depth", "-1", "-o", tmp_path / "b.mp4"],
+                 capsys, "focus-depth")
+    expect_error([photo_file, "--focus-depth", "3", "-o", tmp_path / "c.mp4"], capsys, "--dof")
