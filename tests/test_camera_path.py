@@ -110,3 +110,27 @@ def test_overscan_keeps_the_photo_border_out_of_every_frame():
         p = (pts - c) @ R
         u = f * zoom * p[:, 0] / p[:, 2] + K[0, 2]
         assert u[:H].max() <= -0.5 + 1e-6 and u[H:].min() >= W - 0.5 - 1e-6
+
+
+def test_stereo_rig_keeps_parallax_within_the_rule_and_converges_where_asked():
+    d = cp.SceneDepth(near=2.0, far=8.0, focus=3.2)
+    f, W = 1000.0, 1280
+    rig = cp.stereo_rig(d, f, W)  # focus convergence
+    assert rig.auto and rig.convergence == pytest.approx(3.2)
+    limit = cp.MAX_STEREO_PARALLAX * W
+    assert max(abs(rig.near_parallax_px), abs(rig.far_parallax_px)) == pytest.approx(limit)
+    assert rig.near_parallax_px > 0 > rig.far_parallax_px  # near in front of the screen
+    # parallax is f b (1/Z - 1/Zc): zero at the convergence depth
+    assert cp.stereo_parallax_px(3.2, rig.interaxial, rig.convergence, f) == pytest.approx(0.0)
+    near = cp.stereo_rig(d, f, W, convergence="near")
+    assert near.near_parallax_px == pytest.approx(0.0, abs=1e-9)
+    assert near.far_parallax_px == pytest.approx(-limit)
+    far = cp.stereo_rig(d, f, W, convergence="far")
+    assert far.far_parallax_px == pytest.approx(0.0, abs=1e-9) and far.near_parallax_px == pytest.approx(limit)
+    fixed = cp.stereo_rig(d, f, W, interaxial=0.01)
+    assert not fixed.auto and fixed.interaxial == 0.01
+    assert fixed.near_parallax_px == pytest.approx(f * 0.01 * (1 / 2.0 - 1 / 3.2))
+    for bad in (dict(interaxial=0.0), dict(interaxial=-1.0), dict(convergence="middle"),
+                dict(convergence=-2.0)):
+        with pytest.raises(InputError):
+            cp.stereo_rig(d, f, W, **bad)

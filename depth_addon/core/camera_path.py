@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -226,3 +227,77 @@ def overscan_zoom(Z: np.ndarray, K: np.ndarray, keys: CameraKeys, *, max_zoom: f
                 return max_zoom
             need = max(need, full / now)
     return float(min(need, max_zoom))
+
+
+#: stereo 3D output formats (``--stereo``): side-by-side, top-bottom (full or half size), red-cyan
+#: anaglyph, and two separate left/right videos
+STEREO_FORMATS = ("sbs", "sbs-half", "tb", "tb-half", "anaglyph", "lr")
+#: zero-parallax plane of the stereo pair: the nearest depth, the focus depth or the farthest
+CONVERGENCE_CHOICES = ("near", "focus", "far")
+#: the largest on-screen parallax of the nearest / farthest point: 3 % of the picture width
+#: (the "1/30 rule" of stereography; B. Mendiburu, "3D Movie Making", Focal Press 2009, ch. 5,
+#: gives 1-2 % behind the screen and up to ~3 % in front as comfortable for most screens)
+MAX_STEREO_PARALLAX = 0.03
+
+
+@dataclass
+class StereoRig:
+    """A parallel (off-axis) stereo camera pair around the animated camera.
+
+    Attributes:
+        interaxial: distance between the left and right cameras, scene units.
+        convergence: depth of the zero-parallax plane, scene units.
+        near_parallax_px, far_parallax_px: on-screen parallax of the near / far depth
+            (x_left - x_right, pixels of a render ``width`` wide; > 0 = in front of the screen).
+        auto: True when the interaxial came from the rule (:data:`MAX_STEREO_PARALLAX`).
+    """
+
+    interaxial: float
+    convergence: float
+    near_parallax_px: float
+    far_parallax_px: float
+    auto: bool
+
+
+def stereo_parallax_px(Z, interaxial: float, convergence: float, focal_px: float):
+    """On-screen parallax x_left - x_right (pixels) of a point at depth ``Z`` for an off-axis pair
+    ``interaxial`` apart converged at ``convergence`` (scene units): f * b * (1/Z - 1/Zc). Positive
+    = nearer than the zero-parallax plane (in front of the screen). Float or array."""
+    return focal_px * interaxial * (1.0 / np.asarray(Z, dtype=np.float64) - 1.0 / convergence)
+
+
+def stereo_rig(depth: SceneDepth, focal_px: float, width: int, *, convergence="focus",
+               interaxial: Optional[float] = None,
+               max_parallax: float = MAX_STEREO_PARALLAX) -> StereoRig:
+    """Interaxial distance and convergence for a comfortable stereo pair of the 3D photo.
+
+    The zero-parallax plane sits at ``convergence`` ("near", "focus", "far" of ``depth``, or a
+    depth in scene units). Without an explicit ``interaxial`` it is the largest one for which
+    neither the nearest nor the farthest depth has more than ``max_parallax`` x ``width`` pixels
+    of on-screen parallax (:func:`stereo_parallax_px`), the 1/30 rule of stereography.
+
+    Args:
+        depth: near/far/focus of the scene (:func:`scene_depth`).
+        focal_px: focal length in pixels of a picture ``width`` pixels wide.
+        convergence: "near" | "focus" | "far" or a depth > 0 (scene units).
+        interaxial: camera separation in scene units (> 0), or None for the rule.
+    Raises:
+        InputError: unknown convergence, interaxial <= 0, non-positive depth.
+    """
+    if isinstance(convergence, str):
+        if convergence not in CONVERGENCE_CHOICES:
+            raise InputError(f"unknown convergence {convergence!r}; choose one of: "
+                             f"{', '.join(CONVERGENCE_CHOICES)} (or a depth)")
+        zc = {"near": depth.near, "focus": depth.focus, "far": depth.far}[convergence]
+    else:
+        zc = float(convergence)
+    if not (zc > 0 and math.isfinite(zc)):
+        raise InputError(f"convergence depth must be > 0, got {convergence}")
+    auto = interaxial is None
+    if auto:
+        span = max(abs(1.0 / depth.near - 1.0 / zc), abs(1.0 / zc - 1.0 / depth.far), 1e-12)
+        interaxial = max_parallax * width / (focal_px * span)
+    elif not (interaxial > 0 and math.isfinite(interaxial)):
+        raise InputError(f"--interaxial must be > 0 (scene units), got {interaxial}")
+    p = stereo_parallax_px([depth.near, depth.far], interaxial, zc, focal_px)
+    return StereoRig(float(interaxial), float(zc), float(p[0]), float(p[1]), auto)

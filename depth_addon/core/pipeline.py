@@ -80,6 +80,12 @@ class Settings:
     #: (metres for metric depth; None = the scene's focus depth, the camera path's pivot)
     dof_fstop: Optional[float] = None
     focus_depth: Optional[float] = None
+    #: stereo 3D output (camera_path.STEREO_FORMATS; None = a flat video), the camera separation
+    #: (scene units; None = the 3 % parallax rule, camera_path.stereo_rig) and the zero-parallax
+    #: plane ("near" | "focus" | "far")
+    stereo: Optional[str] = None
+    interaxial: Optional[float] = None
+    convergence: str = "focus"
 
     def validate(self) -> None:
         """Raise InputError for out-of-range settings (before any slow work starts)."""
@@ -115,6 +121,15 @@ class Settings:
             raise InputError(f"--band must be at least 1 px, got {self.band_px}")
         if self.dof_fstop is not None and not (self.dof_fstop > 0 and math.isfinite(self.dof_fstop)):
             raise InputError(f"--dof (f-stop) must be > 0, got {self.dof_fstop}")
+        if self.stereo is not None and self.stereo not in cp.STEREO_FORMATS:
+            raise InputError(f"unknown stereo format {self.stereo!r}; choose one of: "
+                             f"{', '.join(cp.STEREO_FORMATS)}")
+        if self.interaxial is not None and not (self.interaxial > 0 and
+                                                math.isfinite(self.interaxial)):
+            raise InputError(f"--interaxial must be > 0 (scene units), got {self.interaxial}")
+        if self.convergence not in cp.CONVERGENCE_CHOICES:
+            raise InputError(f"unknown convergence {self.convergence!r}; choose one of: "
+                             f"{', '.join(cp.CONVERGENCE_CHOICES)}")
         if self.focus_depth is not None and not (self.focus_depth > 0 and
                                                  math.isfinite(self.focus_depth)):
             raise InputError(f"--focus-depth must be > 0 (scene units), got {self.focus_depth}")
@@ -123,6 +138,16 @@ class Settings:
     def n_frames(self) -> int:
         """Frames of the animation: round(seconds * fps), at least 1."""
         return max(1, int(round(self.seconds * self.fps)))
+
+
+def stereo_rig(result: "PipelineResult") -> Optional[cp.StereoRig]:
+    """The stereo camera pair for ``result`` (None without ``settings.stereo``): interaxial and
+    convergence from :func:`camera_path.stereo_rig` at the render's width and focal length."""
+    s = result.settings
+    if not s.stereo:
+        return None
+    return cp.stereo_rig(result.scene, float(result.K_render[0, 0]), int(result.render_size[0]),
+                         convergence=s.convergence, interaxial=s.interaxial)
 
 
 @dataclass
