@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the pipeline imports Pillow/OpenCV: not needed to find or r
 from . import camera as bcam
 from . import material as bmat
 from . import render as brender
+from . import stereo as bstereo
 from .mesh import GENERATED_KEY, mesh_from_quads, new_object, points_mesh
 
 COLLECTION_NAME = "3D Photo"
@@ -209,7 +210,16 @@ def build(result: "PipelineResult", *, scene=None, animate: bool = True) -> Buil
         cam_obj.matrix_world = bcam.pose_matrix(np.zeros(3), np.eye(3))
         brender.configure(scene, engine=s.engine, width=wr, height=hr, fps=s.fps, frame_start=1,
                           frame_end=scene.frame_end)
+        _set_stereo(scene, cam_obj, result)
     return built
+
+
+def _set_stereo(scene, cam_obj, result: "PipelineResult") -> None:
+    """Stereo 3D views for ``settings.stereo`` (:mod:`.stereo`; a single view without it)."""
+    from ..core.pipeline import stereo_rig
+
+    fmt = getattr(result.settings, "stereo", None)
+    bstereo.configure_stereo(scene, cam_obj.data, fmt, stereo_rig(result) if fmt else None)
 
 
 def _set_camera(cam_obj, result: "PipelineResult") -> None:
@@ -269,6 +279,7 @@ def animate_camera(built: Built, result: "PipelineResult", *, scene=None) -> Non
     scene.camera = cam_obj
     brender.configure(scene, engine=s.engine, width=wr, height=hr, fps=s.fps, frame_start=1,
                       frame_end=len(keys.positions))
+    _set_stereo(scene, cam_obj, result)
     scene.frame_set(1)
 
 

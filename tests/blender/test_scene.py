@@ -263,3 +263,89 @@ def test_depth_of_field_blurs_what_is_off_the_focus_depth(tmp_path, empty_scene,
     near, far = slice(5, W // 2 - 5), slice(W // 2 + 5, W - 5)
     assert detail(blurred, near) < 0.5 * detail(sharp, near)
     assert detail(blurred, far) > 0.7 * detail(sharp, far)
+
+
+def _stereo_scene(tmp_path, empty_scene, fmt, W=120, H=80):
+    """A textured box at 2 m in front of a textured wall at 4 m; stereo ``fmt``, still camera."""
+    rng = np.random.default_rng(5)
+    rgb = rng.random((H, W, 3)).astype(np.float32)
+    Z = np.full((H, W), 4.0, np.float32)
+    Z[20:60, 20:60] = 2.0
+    depth_file = tmp_path / "depth.npy"
+    np.save(depth_file, Z)
+    s = pipeline.Settings(depth_kind="metric", amount=0.0, seconds=1, fps=1, resolution=(W, H),
+                          step=1, fov_deg=60.0, overscan=False, stereo=fmt, convergence="far",
+                          fill_background=True)
+    res = pipeline.run(rgb, depth=str(depth_file), settings=s)
+    built = bscene.build(res, scene=empty_scene)
+    empty_scene.display.render_aa = "OFF"
+    return res, built
+
+
+def _shift(a, b):
+    """Horizontal shift of b against a (pixels, b = a moved right by +shift), by phase correlation."""
+    import cv2
+
+    (dx, dy), _ = cv2.phaseCorrelate(a.mean(-1).astype(np.float64), b.mean(-1).astype(np.float64))
+    return dx
+
+
+def test_stereo_views_differ_by_the_parallax_of_the_rig(tmp_path, empty_scene):
+    """'lr': the left and right views of a box at 2 m before a wall at 4 m (converged on the wall,
+    the far depth): the wall has no parallax, the box is shifted left in the right view by
+    f b (1/2 - 1/4) px, as camera_path.stereo_rig says, and at most 3 % of the width."""
+    res, built = _stereo_scene(tmp_path, empty_scene, "lr")
+    from depth_addon.core.pipeline import stereo_rig
+    rig = stereo_rig(res)
+    cam = built.camera_object.data
+    assert empty_scene.render.use_multiview and cam.stereo.interocular_distance == pytest.approx(rig.interaxial)
+    path = tmp_path / "v.png"
+    brender.render_still(empty_scene, str(path), 1)
+    from PIL import Image
+    L = np.asarray(Image.open(tmp_path / "v_L.png").convert("RGB")).astype(np.float32)
+    R = np.asarray(Image.open(tmp_path / "v_R.png").convert("RGB")).astype(np.float32)
+    f = res.K_render[0, 0]
+    expect = f * rig.interaxial * (1 / 2.0 - 1 / 4.0)
+    assert 0 < expect <= 0.03 * 120 + 1e-6
+    box = (slice(28, 52), slice(26, 54))
+    wall = (slice(2, 18), slice(70, 118))
+    assert -_shift(L[box], R[box]) == pytest.approx(expect, abs=0.6)  # right view: box moves left
+    assert abs(_shift(L[wall], R[wall])) < 0.5
+
+
+@pytest.mark.parametrize("fmt", ["sbs", "sbs-half", "tb", "tb-half", "anaglyph"])
+def test_stereo_formats_combine_the_views(tmp_path, empty_scene, fmt):
+    """sbs: twice the width, left view on the left; tb: twice the height, left on top; -half:
+    squeezed to the normal size; anaglyph: red from the left view, green/blue from the right."""
+    from PIL import Image
+
+    _stereo_scene(tmp_path, empty_scene, "lr")
+    brender.render_still(empty_scene, str(tmp_path / "v.png"), 1)
+    L = np.asarray(Image.open(tmp_path / "v_L.png").convert("RGB")).astype(np.float32)
+    R = np.asarray(Image.open(tmp_path / "v_R.png").convert("RGB")).astype(np.float32)
+    _stereo_scene(tmp_path, empty_scene, fmt)
+    brender.render_still(empty_scene, str(tmp_path / f"{fmt}.png"), 1)
+    img = np.asarray(Image.open(tmp_path / f"{fmt}.png").convert("RGB")).astype(np.float32)
+    H, W = L.shape[:2]
+    from depth_addon.blender.stereo import output_size
+    assert (img.shape[1], img.shape[0]) == output_size(fmt, W, H)
+    if fmt == "sbs":
+        assert np.abs(img[:, :W] - L).mean() < 1.0 and np.abs(img[:, W:] - R).mean() < 1.0
+    elif fmt == "tb":
+        assert np.abs(img[:H] - L).mean() < 1.0 and np.abs(img[H:] - R).mean() < 1.0
+    elif fmt.endswith("-half"):  # each view squeezed to half the width (height): compare blurred
+        import cv2
+
+        size = (W // 2, H) if fmt == "sbs-half" else (W, H // 2)
+        first = img[:, : W // 2] if fmt == "sbs-half" else img[: H // 2]
+        second = img[:, W // 2:] if fmt == "sbs-half" else img[H // 2:]
+
+        def err(a, view):
+            sq = cv2.resize(view, size, interpolation=cv2.INTER_AREA)
+            return np.abs(cv2.GaussianBlur(a, (0, 0), 1.5) - cv2.GaussianBlur(sq, (0, 0), 1.5)).mean()
+
+        assert err(first, L) < 0.5 * err(first, R) and err(second, R) < 0.5 * err(second, L)
+    else:
+        assert np.abs(img[..., 0] - L[..., 0]).mean() < 1.0
+        assert np.abs(img[..., 1:] - R[..., 1:]).mean() < 1.0
+        assert np.abs(img[..., 0] - R[..., 0]).mean() > 3.0  # the views do differ
