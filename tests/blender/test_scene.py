@@ -265,8 +265,9 @@ def test_depth_of_field_blurs_what_is_off_the_focus_depth(tmp_path, empty_scene,
     assert detail(blurred, far) > 0.7 * detail(sharp, far)
 
 
-def _stereo_scene(tmp_path, empty_scene, fmt, W=120, H=80):
-    """A textured box at 2 m in front of a textured wall at 4 m; stereo ``fmt``, still camera."""
+def _stereo_scene(tmp_path, empty_scene, fmt, W=120, H=80, **kw):
+    """A textured box at 2 m in front of a textured wall at 4 m; stereo ``fmt``, still camera
+    (converged on the wall unless ``kw`` says otherwise)."""
     rng = np.random.default_rng(5)
     rgb = rng.random((H, W, 3)).astype(np.float32)
     Z = np.full((H, W), 4.0, np.float32)
@@ -274,8 +275,8 @@ def _stereo_scene(tmp_path, empty_scene, fmt, W=120, H=80):
     depth_file = tmp_path / "depth.npy"
     np.save(depth_file, Z)
     s = pipeline.Settings(depth_kind="metric", amount=0.0, seconds=1, fps=1, resolution=(W, H),
-                          step=1, fov_deg=60.0, overscan=False, stereo=fmt, convergence="far",
-                          fill_background=True)
+                          step=1, fov_deg=60.0, overscan=False, stereo=fmt,
+                          **{"convergence": "far", **kw})
     res = pipeline.run(rgb, depth=str(depth_file), settings=s)
     built = bscene.build(res, scene=empty_scene)
     empty_scene.display.render_aa = "OFF"
@@ -319,11 +320,13 @@ def test_stereo_formats_combine_the_views(tmp_path, empty_scene, fmt):
     squeezed to the normal size; anaglyph: red from the left view, green/blue from the right."""
     from PIL import Image
 
-    _stereo_scene(tmp_path, empty_scene, "lr")
+    # converged on the box with a wide interaxial: the wall moves ~10 px between the views
+    wide = dict(convergence="near", interaxial=0.4)
+    _stereo_scene(tmp_path, empty_scene, "lr", **wide)
     brender.render_still(empty_scene, str(tmp_path / "v.png"), 1)
     L = np.asarray(Image.open(tmp_path / "v_L.png").convert("RGB")).astype(np.float32)
     R = np.asarray(Image.open(tmp_path / "v_R.png").convert("RGB")).astype(np.float32)
-    _stereo_scene(tmp_path, empty_scene, fmt)
+    _stereo_scene(tmp_path, empty_scene, fmt, **wide)
     brender.render_still(empty_scene, str(tmp_path / f"{fmt}.png"), 1)
     img = np.asarray(Image.open(tmp_path / f"{fmt}.png").convert("RGB")).astype(np.float32)
     H, W = L.shape[:2]
