@@ -309,3 +309,53 @@ def encode_gdepth(Z: np.ndarray, fmt: str, near: float, far: float, bits: int = 
     buf = io.BytesIO()
     Image.fromarray(q).save(buf, "PNG")
     return buf.getvalue()
+
+
+def item_extents(heif: bytes) -> dict:
+    """{item_id: [(file offset, length), ...]} from the iloc box (construction method 0)."""
+    top = _children(heif, 0, len(heif))
+    meta = dict(top)[b"meta"]
+    iloc = dict(_children(meta, 12, len(meta)))[b"iloc"]
+    version = iloc[8]
+    off = 12
+    off_size, len_size = iloc[off] >> 4, iloc[off] & 15
+    base_size, idx_size = iloc[off + 1] >> 4, iloc[off + 1] & 15
+    off += 2
+    count_n = 4 if version == 2 else 2
+    count = _uint(iloc, off, count_n)
+    off += count_n
+    out = {}
+    for _ in range(count):
+        id_n = 4 if version == 2 else 2
+        iid = _uint(iloc, off, id_n)
+        off += id_n
+        if version in (1, 2):
+            off += 2
+        off += 2
+        base = _uint(iloc, off, base_size)
+        off += base_size
+        n_ext = _uint(iloc, off, 2)
+        off += 2
+        ext = []
+        for _ in range(n_ext):
+            if version in (1, 2) and idx_size:
+                off += idx_size
+            e_off = _uint(iloc, off, off_size)
+            off += off_size
+            e_len = _uint(iloc, off, len_size)
+            off += len_size
+            ext.append((base + e_off, e_len))
+        out[iid] = ext
+    return out
+
+
+def corrupt_depth_image(path) -> None:
+    """Overwrite the coded data of the depth item (the non-primary HEVC item) with garbage."""
+    data = bytearray(open(path, "rb").read())
+    meta = dict(_children(bytes(data), 0, len(data)))[b"meta"]
+    primary, images = _image_items(_children(meta, 12, len(meta)))
+    depth_item = [i for i in images if i != primary][0]
+    for off, n in item_extents(bytes(data))[depth_item]:
+        data[off + 4: off + n] = bytes([0x5A]) * (n - 4)  # keep the first NAL length only
+    with open(path, "wb") as f:
+        f.write(bytes(data))

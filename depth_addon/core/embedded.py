@@ -165,7 +165,8 @@ def heif_samples_to_depth(q: np.ndarray, q_max: float, meta: dict, *, source: st
         - uniform inverse Z: 1/Z = 1/z_far + t (1/z_near - 1/z_far) -> ``"metric"``; without
           the range ``"inverse"`` (t, larger = nearer).
         - uniform disparity: d = d_min + t (d_max - d_min) -> ``"disparity"`` (zero shift; no
-          baseline in the file, so not metric); without d_min/d_max ``"inverse"`` (t).
+          baseline in the file, so not metric; resizing scales it like pixel disparities, which
+          leaves the relative depth d_ref / d unchanged); without d_min/d_max ``"inverse"`` (t).
         - non-uniform disparity: libheif does not expose the non-linear model: read as uniform
           disparity, with a note.
     Raises:
