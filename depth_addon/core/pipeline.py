@@ -275,6 +275,19 @@ def estimate_depth(photo: Photo, *, right: Optional[ImageInput] = None,
                               progress=progress)
 
 
+def choose_intrinsics(photo: Photo, depth_result: DepthResult, settings: Settings) -> np.ndarray:
+    """(3, 3) float64 K in pixels of the photo's grid: explicit focal > the depth's own K (stereo
+    calibration, a sidecar) > EXIF focal > the assumed field of view ``settings.fov_deg``."""
+    H, W = photo.rgb.shape[:2]
+    if settings.focal_px:
+        return geo.intrinsics_from_focal(W, H, settings.focal_px)
+    if depth_result.K is not None and depth_result.values.shape == (H, W):
+        return np.asarray(depth_result.K, dtype=np.float64)
+    if photo.focal_px:
+        return geo.intrinsics_from_focal(W, H, photo.focal_px)
+    return geo.intrinsics_from_fov(W, H, settings.fov_deg)
+
+
 def embedded_depth(photo: Photo, settings: Settings) -> Optional[DepthResult]:
     """The depth stored in the photo's file (:mod:`depth_addon.core.embedded`), or None.
 
@@ -340,15 +353,7 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     if depth_result.values.shape != (H, W):
         depth_result = resize_depth(depth_result, (W, H))
 
-    # intrinsics: explicit focal > the depth's own K > EXIF focal > assumed field of view
-    if settings.focal_px:
-        K = geo.intrinsics_from_focal(W, H, settings.focal_px)
-    elif depth_result.K is not None:
-        K = np.asarray(depth_result.K, dtype=np.float64)
-    elif photo.focal_px:
-        K = geo.intrinsics_from_focal(W, H, photo.focal_px)
-    else:
-        K = geo.intrinsics_from_fov(W, H, settings.fov_deg)
+    K = choose_intrinsics(photo, depth_result, settings)
 
     Z, metric = to_depth(depth_result, depth_range=settings.depth_range)
     focus = cp.scene_depth(Z, depth_result.valid).focus
