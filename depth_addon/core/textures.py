@@ -48,6 +48,8 @@ DEPTH_TEXTURE_EXTS = (".png", ".exr", ".npy")
 DISPLACEMENT_EXTS = (".png", ".exr")
 NORMAL_EXTS = (".png",)
 EXR_PREFIX = "depth_addon:"
+#: normal_map: a neighbour whose depth differs by more than this fraction of Z is across an edge
+EDGE_JUMP = 0.05
 
 
 def sidecar_path(path) -> str:
@@ -305,8 +307,9 @@ def normal_map(Z, K) -> np.ndarray:
 
     Axes: +X right, +Y up, +Z towards the camera (out of the picture): a wall facing the camera
     is (0, 0, 1). Method: back-project every pixel, P = Z K^-1 (u, v, 1) (OpenCV frame), take
-    the tangents dP/du, dP/dv by finite differences -- per pixel the one-sided difference
-    (forward or backward) with the smaller depth change, so a depth edge does not bend the
+    the tangents dP/du, dP/dv by central differences -- except at a depth edge (one neighbour's
+    depth differs by more than :data:`EDGE_JUMP` x Z and by more than twice the other's), where
+    the one-sided difference towards the smaller change is used, so an edge does not bend the
     normals of the surfaces on either side --, n = dP/dv x dP/du, normalised, then flipped from
     OpenCV (+y down, +z forward) to OpenGL axes.
 
@@ -339,8 +342,11 @@ def normal_map(Z, K) -> np.ndarray:
         first = [slice(None)] * 3
         first[axis] = 0
         bwd[tuple(first)] = fwd[tuple(first)]
-        use_fwd = np.abs(fwd[..., 2]) <= np.abs(bwd[..., 2])
-        return np.where(use_fwd[..., None], fwd, bwd)
+        f, b = np.abs(fwd[..., 2]), np.abs(bwd[..., 2])
+        # a depth edge: one side jumps by more than EDGE_JUMP of the depth and twice the other
+        edge = (np.maximum(f, b) > EDGE_JUMP * z) & (np.maximum(f, b) > 2.0 * np.minimum(f, b))
+        one_sided = np.where((f <= b)[..., None], fwd, bwd)
+        return np.where(edge[..., None], one_sided, 0.5 * (fwd + bwd))
 
     du, dv = tangent(1), tangent(0)
     n = np.cross(dv, du)  # OpenCV frame; points towards the camera (-z)
