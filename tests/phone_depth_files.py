@@ -210,7 +210,8 @@ def attach_depth(heif: bytes, subtypes: bytes) -> bytes:
 def write_heif_with_depth(path, rgb: np.ndarray, depth_u8: np.ndarray, *, rep_type: int,
                           z_near=None, z_far=None, d_min=None, d_max=None, orientation: int = 1,
                           depth_orientation: int = 1) -> None:
-    """A HEIC: colour (H, W, 3) uint8 + an 8-bit depth image (h, w) uint8 with its SEI range.
+    """A HEIC: colour (H, W, 3) uint8 + a depth image (h, w) with its SEI range: uint8 -> 8-bit,
+    uint16 -> 10-bit (pillow-heif keeps the top 10 bits).
 
     ``orientation`` (EXIF 1..8) becomes the colour item's irot/imir (pillow-heif's encoder) and
     ``depth_orientation`` the depth item's.
@@ -220,7 +221,8 @@ def write_heif_with_depth(path, rgb: np.ndarray, depth_u8: np.ndarray, *, rep_ty
     h, w = rgb.shape[:2]
     hf = pillow_heif.from_bytes(mode="RGB", size=(w, h), data=np.ascontiguousarray(rgb).tobytes())
     dh, dw = depth_u8.shape
-    hf.add_frombytes("L", (dw, dh), np.ascontiguousarray(depth_u8).tobytes())
+    mode = "L" if depth_u8.dtype == np.uint8 else "I;16"  # I;16 is encoded as 10-bit HEVC
+    hf.add_frombytes(mode, (dw, dh), np.ascontiguousarray(depth_u8).tobytes())
     if orientation != 1:
         hf[0].info["exif"] = _exif_orientation(orientation)
     if depth_orientation != 1:

@@ -71,6 +71,18 @@ def test_heif_metric_depth_reaches_depth_result(tmp_path, chelsea, rep, name):
         assert np.abs(1 / res.values - 1 / big)[inner].max() < 1.5 * (1 / zn - 1 / zf) / 255
 
 
+def test_heif_10_bit_depth_keeps_the_full_range(tmp_path, chelsea):
+    zn, zf = 0.5, 4.0
+    z = scene_depth(H // 2, W // 2)
+    v10 = np.rint((z - zn) / (zf - zn) * 1023).astype(np.uint16)
+    p = tmp_path / "deep.heic"
+    write_heif_with_depth(p, chelsea, v10 << 6, rep_type=2, z_near=zn, z_far=zf)
+    res = estimate_depth(load_image(p), settings=Settings())
+    assert res.kind == "metric"
+    assert res.values.min() == pytest.approx(0.8, abs=0.5 * 3.5 / 1023)
+    assert res.values.max() == pytest.approx(3.5, abs=0.5 * 3.5 / 1023)
+
+
 def test_heif_disparity_without_baseline_is_disparity(tmp_path, chelsea):
     z = scene_depth(H // 2, W // 2)
     d = 1.0 / z  # disparity-like, larger = nearer

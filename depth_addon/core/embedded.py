@@ -210,7 +210,8 @@ def read_heif_depth(path, *, size: Optional[Tuple[int, int]] = None) -> Optional
     """The depth image of a HEIC/HEIF photo's primary image, or None when it has none.
 
     Decoding: pillow-heif (libheif) ``HeifImage.info["depth_images"][0]`` (8-bit samples, or
-    16-bit for 10/12-bit depth, which pillow-heif scales up to 16 bits); representation and range
+    10/12-bit depth, which pillow-heif shifts up to 16 bits: the largest code is then
+    (2^bits - 1) << (16 - bits), e.g. 65472 for 10 bits); representation and range
     from its ``info["metadata"]`` (see :func:`heif_samples_to_depth`). Orientation: libheif applies
     the depth item's own ``irot``/``imir``; when the depth item has none but the colour item has,
     the colour item's are applied to the depth, so depth and colour stay aligned.
@@ -240,7 +241,12 @@ def read_heif_depth(path, *, size: Optional[Tuple[int, int]] = None) -> Optional
         q = q[:, :, 0]
     if q.ndim != 2 or q.size == 0 or q.size > MAX_DEPTH_PIXELS:
         raise EmbeddedDepthError(f"{path}: HEIF depth image has an unusable shape {q.shape}")
-    q_max = 255.0 if q.dtype == np.uint8 else 65535.0
+    if q.dtype == np.uint8:
+        q_max = 255.0
+    else:  # pillow-heif shifts 10/12-bit samples up to 16 bits: v << (16 - bits)
+        bits = int(getattr(getattr(di, "_c_image", None), "bit_depth", 16) or 16)
+        bits = bits if 8 < bits <= 16 else 16
+        q_max = float(((1 << bits) - 1) << (16 - bits))
     meta = dict((di.info or {}).get("metadata") or {})
     values, kind, what, notes = heif_samples_to_depth(q, q_max, meta, source=os.path.basename(path))
     d_tr = _orientation_transforms(di)
