@@ -62,6 +62,23 @@ def _image_input(img: Optional["bpy.types.Image"], path: str, what: str):
     return bpy.path.abspath(path)
 
 
+_EMBEDDED_CACHE: dict = {}
+
+
+def _has_embedded(path: str) -> bool:
+    """Does the photo file carry its own depth? (cached by path and mtime: poll() runs often)"""
+    try:
+        key = (path, os.path.getmtime(path))
+    except OSError:
+        return False
+    if key not in _EMBEDDED_CACHE:
+        from .core.embedded import has_embedded_depth
+        if len(_EMBEDDED_CACHE) > 64:
+            _EMBEDDED_CACHE.clear()
+        _EMBEDDED_CACHE[key] = has_embedded_depth(path) is not None
+    return _EMBEDDED_CACHE[key]
+
+
 def why_not(op_id: str, context) -> str:
     """Why an operator cannot run now ('' when it can); shown in the panel and the tooltip."""
     scene = context.scene
@@ -83,7 +100,8 @@ def why_not(op_id: str, context) -> str:
         if props.source == "PHOTO":
             from .core.monocular import available
             msg = available()
-            if msg:
+            if msg and not (props.use_embedded_depth and not props.image
+                            and _has_embedded(bpy.path.abspath(props.image_path.strip()))):
                 return "PyTorch/transformers missing: Preferences › Add-ons › 3D Photo › Install"
         return ""
     if op_id in (ids.OT_BUILD, ids.OT_EXPORT_DEPTH, ids.OT_EXPORT_DISPLACEMENT,
