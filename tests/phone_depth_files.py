@@ -209,7 +209,7 @@ def attach_depth(heif: bytes, subtypes: bytes) -> bytes:
 
 def write_heif_with_depth(path, rgb: np.ndarray, depth_u8: np.ndarray, *, rep_type: int,
                           z_near=None, z_far=None, d_min=None, d_max=None, orientation: int = 1,
-                          depth_orientation: int = 1) -> None:
+                          depth_orientation: int = 1, make: str = None) -> None:
     """A HEIC: colour (H, W, 3) uint8 + a depth image (h, w) with its SEI range: uint8 -> 8-bit,
     uint16 -> 10-bit (pillow-heif keeps the top 10 bits).
 
@@ -223,8 +223,8 @@ def write_heif_with_depth(path, rgb: np.ndarray, depth_u8: np.ndarray, *, rep_ty
     dh, dw = depth_u8.shape
     mode = "L" if depth_u8.dtype == np.uint8 else "I;16"  # I;16 is encoded as 10-bit HEVC
     hf.add_frombytes(mode, (dw, dh), np.ascontiguousarray(depth_u8).tobytes())
-    if orientation != 1:
-        hf[0].info["exif"] = _exif_orientation(orientation)
+    if orientation != 1 or make:
+        hf[0].info["exif"] = _exif_orientation(orientation, make)
     if depth_orientation != 1:
         hf[1].info["exif"] = _exif_orientation(depth_orientation)
     buf = io.BytesIO()
@@ -234,9 +234,11 @@ def write_heif_with_depth(path, rgb: np.ndarray, depth_u8: np.ndarray, *, rep_ty
         f.write(data)
 
 
-def _exif_orientation(o: int) -> bytes:
+def _exif_orientation(o: int, make: str = None) -> bytes:
     ex = Image.Exif()
     ex[0x0112] = o
+    if make:
+        ex[0x010F] = make
     return ex.tobytes()
 
 

@@ -99,6 +99,20 @@ def test_heif_disparity_without_baseline_is_disparity(tmp_path, chelsea):
     assert res.values[H // 3, W // 4] == pytest.approx(2 / 0.8, rel=0.02)  # the near box
 
 
+def test_apple_disparity_is_metric_inverse_depth(tmp_path, chelsea):
+    """An iPhone's disparity is 1/Z in 1/m (AVDepthData): metric depth, as far as Apple documents."""
+    z = scene_depth(H // 2, W // 2)
+    d = 1.0 / z
+    dmin, dmax = float(d.min()), float(d.max())
+    q = np.rint((d - dmin) / (dmax - dmin) * 255).astype(np.uint8)
+    p = tmp_path / "IMG_0001.heic"
+    write_heif_with_depth(p, chelsea, q, rep_type=1, d_min=dmin, d_max=dmax, make="Apple")
+    res = estimate_depth(load_image(p), settings=Settings())
+    assert res.kind == "metric" and "in 1/m (Apple)" in res.source, res.source
+    assert res.values.min() == pytest.approx(0.8, rel=0.01)
+    assert res.values.max() == pytest.approx(3.5, rel=0.01)
+
+
 def test_heif_range_free_inverse_depth_is_inverse(tmp_path, chelsea):
     q = np.tile(np.linspace(0, 255, W // 2).astype(np.uint8), (H // 2, 1))
     p = tmp_path / "inv.heic"

@@ -9,6 +9,8 @@ Two containers are read:
   HEVC ``depth_representation_info`` SEI message the ``auxC`` carries (ITU-T H.265 Annex I.14.2.3,
   also ISO/IEC 23002-3): the representation type (uniform inverse Z, uniform disparity, uniform Z,
   non-uniform disparity) and optional z_near/z_far (depth units) and d_min/d_max (disparity).
+  A photo whose EXIF Make is "Apple" has its disparity read as Apple's normalised disparity in
+  1/m (AVDepthData documentation), i.e. metric depth 1/d; other disparities stay relative.
 - **GDepth JPEG** (Google "Depth Map" XMP metadata, https://developers.google.com/depthmap-metadata/
   reference and /encoding; the format of the Google Camera "Lens Blur" photos): XMP properties in
   the namespace ``http://ns.google.com/photos/1.0/depthmap/`` -- ``Format`` (RangeInverse |
@@ -125,6 +127,21 @@ def _heif_depth_images(path: str, quiet: bool = False):
             from None
 
 
+def _is_apple(image) -> bool:
+    """EXIF Make of the colour image is "Apple" (its depth disparity is then in 1/m)."""
+    try:
+        from PIL import Image
+
+        raw = image.info.get("exif")
+        if not raw:
+            return False
+        exif = Image.Exif()
+        exif.load(raw)
+        return str(exif.get(0x010F, "")).strip().rstrip("\0").lower() == "apple"
+    except Exception:
+        return False
+
+
 def _orientation_transforms(image) -> tuple:
     """The irot/imir entries of a pillow-heif image's transformations (clap crops left out)."""
     tr = getattr(getattr(image, "_c_image", None), "transformations", ()) or ()  # no public name
@@ -148,7 +165,8 @@ def _apply_heif_transforms(a: np.ndarray, transforms) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def heif_samples_to_depth(q: np.ndarray, q_max: float, meta: dict, *, source: str = "HEIF"):
+def heif_samples_to_depth(q: np.ndarray, q_max: float, meta: dict, *, source: str = "HEIF",
+                          disparity_per_metre: bool = False):
     """Depth samples of a HEIF depth image -> (values, kind, description, notes).
 
     Args:
@@ -156,6 +174,9 @@ def heif_samples_to_depth(q: np.ndarray, q_max: float, meta: dict, *, source: st
         meta: pillow-heif's ``HeifDepthImage.info["metadata"]``: ``representation_type`` and,
             when the SEI gives them, ``z_near``/``z_far`` (depth units; treated as metres) and
             ``d_min``/``d_max`` (disparity).
+        disparity_per_metre: the disparity is Apple's normalised disparity, pixel shift /
+            (focal length px x baseline m) = 1/Z in 1/m (AVDepthData, kCVPixelFormatType_
+            DisparityFloat16 documentation), so d_min/d_max give metric depth Z = 1/d.
     Returns:
         (values (h, w) float32, DepthResult kind, text naming the representation, notes). Per
         H.265 I.14.2.3 with t = q / q_max:
@@ -164,7 +185,8 @@ def heif_samples_to_depth(q: np.ndarray, q_max: float, meta: dict, *, source: st
           ``"relative"`` Z = 1 + t (from the samples' order only).
         - uniform inverse Z: 1/Z = 1/z_far + t (1/z_near - 1/z_far) -> ``"metric"``; without
           the range ``"inverse"`` (t, larger = nearer).
-        - uniform disparity: d = d_min + t (d_max - d_min) -> ``"disparity"`` (zero shift; no
+        - uniform disparity: d = d_min + t (d_max - d_min) -> with ``disparity_per_metre``
+          ``"metric"`` Z = 1 / max(d, d_max / 1000); else ``"disparity"`` (zero shift; no
           baseline in the file, so not metric; resizing scales it like pixel disparities, which
           leaves the relative depth d_ref / d unchanged); without d_min/d_max ``"inverse"`` (t).
         - non-uniform disparity: libheif does not expose the non-linear model: read as uniform
@@ -200,6 +222,11 @@ def heif_samples_to_depth(q: np.ndarray, q_max: float, meta: dict, *, source: st
         if not (dx > dn and np.isfinite(dx)):
             raise EmbeddedDepthError(f"{source}: invalid disparity range d_min={dn}, d_max={dx}")
         d = dn + t * (dx - dn)
+        if disparity_per_metre and dx > 0:
+            z = 1.0 / np.maximum(d, dx / 1000.0)
+            return (z.astype(np.float32), "metric",
+                    f"{name} in 1/m (Apple), {1.0 / dx:.3g}-{1.0 / max(dn, dx / 1000.0):.3g} m",
+                    notes)
         if dn <= 0:
             notes.append(f"{source}: disparity range {dn:g}..{dx:g} reaches 0 (infinitely far)")
         return d.astype(np.float32), "disparity", f"{name}, {dn:g}-{dx:g}", notes
@@ -248,7 +275,8 @@ def read_heif_depth(path, *, size: Optional[Tuple[int, int]] = None) -> Optional
         bits = bits if 8 < bits <= 16 else 16
         q_max = float(((1 << bits) - 1) << (16 - bits))
     meta = dict((di.info or {}).get("metadata") or {})
-    values, kind, what, notes = heif_samples_to_depth(q, q_max, meta, source=os.path.basename(path))
+    values, kind, what, notes = heif_samples_to_depth(q, q_max, meta, source=os.path.basename(path),
+                                                      disparity_per_metre=_is_apple(primary))
     d_tr = _orientation_transforms(di)
     p_tr = _orientation_transforms(primary)
     if not d_tr and p_tr:
