@@ -51,8 +51,8 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
                                      "automatically when present unless --model is given")
     src.add_argument("--depth-kind", default="auto",
                      choices=("auto", "metric", "relative", "inverse", "disparity"),
-                     help="what --depth holds (auto: 8/16-bit PNG = inverse depth, white near; "
-                          "float = depth)")
+                     help="what --depth holds (auto: its FILE.json sidecar when present, else "
+                          "8/16-bit PNG = inverse depth, white near; float = depth)")
     src.add_argument("--model", default=None,
                      help="transformers depth model id or a local folder (default "
                           f"{DEFAULT_MODEL}); giving it ignores the depth IMAGE carries")
