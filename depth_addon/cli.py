@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 from .core import camera_path as cp
 from .core import geometry as geo
 from .core.errors import DepthAddonError
+from .core.monocular import DEFAULT_MODEL
 
 EXAMPLE_NOTE = ("no IMAGE given: rendering the bundled example, the Middlebury 2014 motorcycle "
                 "stereo pair from skimage.data (calibrated: metric depth)")
@@ -44,13 +45,17 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
                           "side-by-side image with everything behind the screen needs 'no')")
     src.add_argument("--fuse-mono", action="store_true",
                      help="stereo: fill occlusions and weak matches from the monocular --model")
-    src.add_argument("--depth", help="use this depth map (.png 8/16-bit, .exr, .npy, .tif)")
+    src.add_argument("--depth", help="use this depth map (.png 8/16-bit, .exr, .npy, .tif; its "
+                                     "FILE.json sidecar when present), or 'embedded': the depth "
+                                     "IMAGE carries (HEIC depth image, GDepth JPEG), used "
+                                     "automatically when present unless --model is given")
     src.add_argument("--depth-kind", default="auto",
                      choices=("auto", "metric", "relative", "inverse", "disparity"),
-                     help="what --depth holds (auto: 8/16-bit PNG = inverse depth, white near; "
-                          "float = depth)")
-    src.add_argument("--model", default="depth-anything/Depth-Anything-V2-Small-hf",
-                     help="transformers depth model id or a local folder (default %(default)s)")
+                     help="what --depth holds (auto: its FILE.json sidecar when present, else "
+                          "8/16-bit PNG = inverse depth, white near; float = depth)")
+    src.add_argument("--model", default=None,
+                     help="transformers depth model id or a local folder (default "
+                          f"{DEFAULT_MODEL}); giving it ignores the depth IMAGE carries")
     src.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     cal = p.add_argument_group("camera")
     cal.add_argument("--focal-px", type=float, help="focal length in pixels (default: EXIF, else --fov)")
@@ -106,13 +111,24 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     out = p.add_argument_group("output")
     out.add_argument("-o", "--output", help="OUT.mp4, or a folder for PNG frames "
                                             "(default: <image>_3d.mp4 / parallax.mp4)")
-    out.add_argument("--export-depth", help="also write the depth map (.png 16-bit, .exr, .npy)")
+    out.add_argument("--export-depth", help="also write the depth map (.png 16-bit, .exr, .npy) "
+                                            "and its FILE.json sidecar (kind, units, encoding, K)")
+    out.add_argument("--export-normals", metavar="FILE.png",
+                     help="also write a camera-space normal map (16-bit PNG, OpenGL: +Y up, +Z "
+                          "towards the camera, RGB = 0.5 + 0.5 n) and its sidecar")
     out.add_argument("--export-ply", help="also write the point cloud as PLY")
     out.add_argument("--save-blend", help="also save the scene as a .blend file")
     out.add_argument("--no-render", action="store_true", help="build and export, do not render")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     return p
+
+
+def _embedded_choice(args: argparse.Namespace) -> str:
+    """Settings.embedded_depth: --depth embedded requires it, an explicit --model ignores it."""
+    if args.depth == "embedded":
+        return "require"
+    return "ignore" if args.model else "auto"
 
 
 def _resolution(text: Optional[str]):
@@ -212,7 +228,8 @@ def run(args: argparse.Namespace) -> str:
     from .core.pipeline import Settings
 
     settings = Settings(
-        mode=args.mode, model=args.model, device=args.device, depth_kind=args.depth_kind,
+        mode=args.mode, model=args.model or DEFAULT_MODEL, device=args.device,
+        depth_kind=args.depth_kind, embedded_depth=_embedded_choice(args),
         depth_range=args.depth_range, fov_deg=args.fov, focal_px=args.focal_px,
         baseline_m=args.baseline_m, doffs=args.doffs, sbs=args.sbs, step=args.step,
         rectify=args.rectify, swap=args.swap, fuse_mono=args.fuse_mono,
@@ -257,29 +274,35 @@ def run(args: argparse.Namespace) -> str:
             stem = os.path.splitext(os.path.basename(image))[0] if isinstance(image, str) else "parallax"
             out = "parallax.mp4" if stem == "parallax" else f"{stem}_3d.mp4"
         out, kind = _check_output(out, args.overwrite)
-    depth_out = args.export_depth and _check_new_file(args.export_depth, args.overwrite, DEPTH_EXTS,
-                                                      "depth file")
+    from .core import textures
+    depth_out = args.export_depth and textures.check_texture_targets(
+        args.export_depth, DEPTH_EXTS, "depth file", args.overwrite)
+    normals_out = args.export_normals and textures.check_texture_targets(
+        args.export_normals, textures.NORMAL_EXTS, "normal map", args.overwrite)
     ply_out = args.export_ply and _check_new_file(args.export_ply, args.overwrite, (".ply",), "PLY file")
     blend_out = args.save_blend and _check_new_file(args.save_blend, args.overwrite, (".blend",),
                                                     ".blend file")
     if ply_out and settings.mode != "points":
         raise DepthAddonError("--export-ply needs --mode points")
-    if not (render or depth_out or ply_out or blend_out):
+    if not (render or depth_out or normals_out or ply_out or blend_out):
         raise DepthAddonError("--no-render given but nothing to export: add --export-depth, "
-                              "--export-ply or --save-blend")
+                              "--export-normals, --export-ply or --save-blend")
 
     progress = _Progress(args.quiet)
     t0 = time.perf_counter()
     try:
         from .core import pipeline
-        result = pipeline.run(image, right=right, depth=args.depth, settings=settings,
-                              progress=progress)
+        result = pipeline.run(image, right=right,
+                              depth=None if args.depth == "embedded" else args.depth,
+                              settings=settings, progress=progress)
         written = []
+        texture_kw = dict(metric=result.metric, depth=result.depth, overwrite=args.overwrite,
+                          source_type="file" if args.depth not in (None, "embedded") else None)
         if depth_out:
-            from .core.depth import write_depth
-            write_depth(depth_out, result.Z, kind="metric" if result.metric else "relative",
-                        overwrite=args.overwrite)
-            written.append(depth_out)
+            written += textures.export_depth(depth_out, result.Z, result.K,
+                                             depth_range=settings.depth_range, **texture_kw)
+        if normals_out:
+            written += textures.export_normals(normals_out, result.Z, result.K, **texture_kw)
         if ply_out:
             geo.write_ply(ply_out, geo.cv_to_blender(result.points[0]), result.points[1],
                           overwrite=args.overwrite)

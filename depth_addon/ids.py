@@ -11,6 +11,7 @@ OT_ANIMATE = "depth.animate_camera"
 OT_RENDER = "depth.render_video"
 OT_EXPORT_DEPTH = "depth.export_depth"
 OT_EXPORT_DISPLACEMENT = "depth.export_displacement"
+OT_EXPORT_NORMALS = "depth.export_normals"
 OT_EXPORT_PLY = "depth.export_ply"
 OT_INSTALL = "depth.install_dependencies"
 

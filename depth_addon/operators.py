@@ -12,7 +12,7 @@ from typing import Optional
 
 import bpy
 import numpy as np
-from bpy.props import EnumProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper
 
 from . import ids, jobs, prefs
@@ -62,6 +62,23 @@ def _image_input(img: Optional["bpy.types.Image"], path: str, what: str):
     return bpy.path.abspath(path)
 
 
+_EMBEDDED_CACHE: dict = {}
+
+
+def _has_embedded(path: str) -> bool:
+    """Does the photo file carry its own depth? (cached by path and mtime: poll() runs often)"""
+    try:
+        key = (path, os.path.getmtime(path))
+    except OSError:
+        return False
+    if key not in _EMBEDDED_CACHE:
+        from .core.embedded import has_embedded_depth
+        if len(_EMBEDDED_CACHE) > 64:
+            _EMBEDDED_CACHE.clear()
+        _EMBEDDED_CACHE[key] = has_embedded_depth(path) is not None
+    return _EMBEDDED_CACHE[key]
+
+
 def why_not(op_id: str, context) -> str:
     """Why an operator cannot run now ('' when it can); shown in the panel and the tooltip."""
     scene = context.scene
@@ -83,10 +100,12 @@ def why_not(op_id: str, context) -> str:
         if props.source == "PHOTO":
             from .core.monocular import available
             msg = available()
-            if msg:
+            if msg and not (props.use_embedded_depth and not props.image
+                            and _has_embedded(bpy.path.abspath(props.image_path.strip()))):
                 return "PyTorch/transformers missing: Preferences › Add-ons › 3D Photo › Install"
         return ""
-    if op_id in (ids.OT_BUILD, ids.OT_EXPORT_DEPTH, ids.OT_EXPORT_DISPLACEMENT):
+    if op_id in (ids.OT_BUILD, ids.OT_EXPORT_DEPTH, ids.OT_EXPORT_DISPLACEMENT,
+                 ids.OT_EXPORT_NORMALS):
         return "" if "depth" in st else "estimate depth first"
     if op_id == ids.OT_ANIMATE:
         return "" if "result" in st and _built(scene) else "build the 3D photo first"
@@ -455,6 +474,8 @@ class DEPTH_OT_render_video(_Checked, bpy.types.Operator):
 
 class _Export(_Checked, ExportHelper):
     check_existing = True
+    overwrite: BoolProperty(name="Overwrite", default=False,
+                            description="Replace the file and its .json sidecar if they exist")
 
     def _write(self, context, path):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -464,16 +485,34 @@ class _Export(_Checked, ExportHelper):
         if os.path.splitext(path)[1].lower() not in self.exts:
             path += self.filename_ext
         try:
-            self._write(context, path)
+            written = self._write(context, path) or (path,)
         except DepthAddonError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"wrote {path}")
+        self.report({"INFO"}, f"wrote {', '.join(written)}")
         return {"FINISHED"}
 
 
+def _texture_inputs(context):
+    """(Z, metric, K, depth result) of the last estimate/build, for the texture exports."""
+    from .core import pipeline
+    from .core.depth import to_depth
+
+    st = _state(context.scene)
+    depth, result = st["depth"], st.get("result")
+    if result is not None and result.depth is depth:
+        return result.Z, result.metric, result.K, depth
+    settings = _settings(context)
+    Z, metric = to_depth(depth, depth_range=settings.depth_range)
+    photo = st.get("photo")
+    if photo is None or photo.rgb.shape[:2] != Z.shape:
+        from .core.images import photo_from_array
+        photo = photo_from_array(np.zeros(Z.shape + (3,), np.float32))
+    return Z, metric, pipeline.choose_intrinsics(photo, depth, settings), depth
+
+
 class DEPTH_OT_export_depth(_Export, bpy.types.Operator):
-    """Save the depth map: .exr / .npy = depth values (float32, metres when metric), .png = 16-bit inverse depth (white = near)"""
+    """Save the depth map + a .json sidecar (kind, units, near/far, encoding, K): .exr / .npy = depth values (float32, metres when metric), .png = 16-bit inverse depth (white = near)"""
 
     bl_idname = ids.OT_EXPORT_DEPTH
     bl_label = "Export Depth"
@@ -482,14 +521,14 @@ class DEPTH_OT_export_depth(_Export, bpy.types.Operator):
     filter_glob: StringProperty(default="*.png;*.exr;*.npy", options={"HIDDEN"})
 
     def _write(self, context, path):
-        from .core.depth import to_depth, write_depth
-        st = _state(context.scene)
-        Z, metric = to_depth(st["depth"], depth_range=_settings(context).depth_range)
-        write_depth(path, Z, kind="metric" if metric else "relative")
+        from .core.textures import export_depth
+        Z, metric, K, depth = _texture_inputs(context)
+        return export_depth(path, Z, K, metric=metric, depth=depth, overwrite=self.overwrite,
+                            depth_range=_settings(context).depth_range)
 
 
 class DEPTH_OT_export_displacement(_Export, bpy.types.Operator):
-    """Save a displacement texture: inverse depth normalised to 0..1 (white = near), 16-bit PNG or EXR"""
+    """Save a displacement texture + a .json sidecar: inverse depth normalised to 0..1 (white = near), 16-bit PNG or EXR"""
 
     bl_idname = ids.OT_EXPORT_DISPLACEMENT
     bl_label = "Export Displacement Texture"
@@ -498,9 +537,25 @@ class DEPTH_OT_export_displacement(_Export, bpy.types.Operator):
     filter_glob: StringProperty(default="*.png;*.exr", options={"HIDDEN"})
 
     def _write(self, context, path):
-        from .core.depth import displacement_map, to_depth, write_depth
-        Z, _metric = to_depth(_state(context.scene)["depth"], depth_range=_settings(context).depth_range)
-        write_depth(path, displacement_map(Z), kind="inverse")
+        from .core.textures import export_displacement
+        Z, metric, K, depth = _texture_inputs(context)
+        return export_displacement(path, Z, K, metric=metric, depth=depth, overwrite=self.overwrite,
+                                   depth_range=_settings(context).depth_range)
+
+
+class DEPTH_OT_export_normals(_Export, bpy.types.Operator):
+    """Save a camera-space normal map (16-bit PNG, OpenGL: +Y up, +Z towards the camera, RGB = 0.5 + 0.5 n) + a .json sidecar"""
+
+    bl_idname = ids.OT_EXPORT_NORMALS
+    bl_label = "Export Normal Map"
+    filename_ext = ".png"
+    exts = (".png",)
+    filter_glob: StringProperty(default="*.png", options={"HIDDEN"})
+
+    def _write(self, context, path):
+        from .core.textures import export_normals
+        Z, metric, K, depth = _texture_inputs(context)
+        return export_normals(path, Z, K, metric=metric, depth=depth, overwrite=self.overwrite)
 
 
 class DEPTH_OT_export_ply(_Export, bpy.types.Operator):
@@ -545,4 +600,5 @@ class DEPTH_OT_install_dependencies(_JobOperator, bpy.types.Operator):
 
 CLASSES = (DEPTH_OT_estimate, DEPTH_OT_cancel, DEPTH_OT_unload_model, DEPTH_OT_build,
            DEPTH_OT_animate_camera, DEPTH_OT_render_video, DEPTH_OT_export_depth,
-           DEPTH_OT_export_displacement, DEPTH_OT_export_ply, DEPTH_OT_install_dependencies)
+           DEPTH_OT_export_displacement, DEPTH_OT_export_normals, DEPTH_OT_export_ply,
+           DEPTH_OT_install_dependencies)

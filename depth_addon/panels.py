@@ -72,6 +72,8 @@ class DEPTH_PT_source(_Sub, bpy.types.Panel):
         elif props.source == "DEPTH":
             col.prop(props, "depth_path")
             col.prop(props, "depth_kind")
+        else:
+            col.prop(props, "use_embedded_depth")
 
 
 class DEPTH_PT_depth(_Sub, bpy.types.Panel):
@@ -160,7 +162,8 @@ class DEPTH_PT_camera(_Sub, bpy.types.Panel):
 
 
 class DEPTH_PT_output(_Sub, bpy.types.Panel):
-    """Render the video; export depth, displacement texture and PLY"""
+    """Render the video; export depth, displacement texture, normal map (each with a .json
+    sidecar) and PLY"""
 
     bl_idname = ids.PT_OUTPUT
     bl_label = "Output"
@@ -173,6 +176,7 @@ class DEPTH_PT_output(_Sub, bpy.types.Panel):
         _button(layout, context, ids.OT_RENDER, "Render Video", "RENDER_ANIMATION")
         _button(layout, context, ids.OT_EXPORT_DEPTH, "Export Depth", "EXPORT")
         _button(layout, context, ids.OT_EXPORT_DISPLACEMENT, "Export Displacement Texture", "EXPORT")
+        _button(layout, context, ids.OT_EXPORT_NORMALS, "Export Normal Map", "EXPORT")
         if props.mode == "POINTS":
             _button(layout, context, ids.OT_EXPORT_PLY, "Export PLY", "EXPORT")
 

@@ -21,7 +21,8 @@ from .core.monocular import DEFAULT_MODEL
 
 #: what the buttons install, pinned to versions tested together (numpy is pinned to Blender's own)
 BASE_PACKAGES = ["opencv-contrib-python-headless==4.11.0.86", "pillow==13.0.0",
-                 "pillow-heif==1.8.1", "tqdm==4.70.1", "pypatchmatch==2.2.0"]
+                 "pillow-heif==1.8.1", "tqdm==4.70.1", "pypatchmatch==2.2.0",
+                 "openexr==3.5.3"]  # OpenEXR: header attributes of exported depth EXRs
 ML_PACKAGES = ["torch==2.13.0", "transformers==5.23.0", "safetensors==0.8.0"]
 
 

@@ -44,6 +44,10 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
         ("NONE", "Two Images", "Left and right are separate images"),
         ("lr", "Side by Side", "One image: left view on the left (parallel)"),
         ("rl", "Cross-eyed", "One image: left view on the right (cross-eyed)")], default="NONE")
+    use_embedded_depth: BoolProperty(
+        name="Use Depth in Photo", default=True,
+        description="When the photo carries its own depth (a HEIC depth image from an iPhone "
+                    "Portrait photo, a GDepth JPEG from Android), use it instead of the model")
     depth_path: StringProperty(name="Depth Map", subtype="FILE_PATH",
                                description="Depth map file (.png 8/16-bit, .exr, .npy, .tif)")
     depth_kind: EnumProperty(name="Depth Kind", items=[
@@ -153,6 +157,7 @@ def to_settings(props, prefs=None):
         mode=props.mode.lower(), model=model_name(props, prefs), device=device,
         max_side=props.max_side or None, cache_dir=bpy.path.abspath(cache) if cache else None,
         depth_kind=props.depth_kind, fov_deg=props.fov_deg, focal_px=props.focal_px or None,
+        embedded_depth="auto" if props.use_embedded_depth else "ignore",
         baseline_m=props.baseline_m or None, doffs=props.doffs,
         sbs=None if props.source != "STEREO" or props.sbs == "NONE" else props.sbs,
         step=props.step, max_vertices=props.max_vertices,

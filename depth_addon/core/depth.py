@@ -416,10 +416,14 @@ def read_depth(path, kind: str = "auto", *,
 
     Args:
         path: file path.
-        kind: one of :data:`KINDS`, or ``"auto"``: integer files (8/16-bit PNG/TIFF, integer npy)
+        kind: one of :data:`KINDS`, or ``"auto"``: a file with a sidecar ``FILE.json`` written
+            by :mod:`depth_addon.core.textures` is decoded as the sidecar says
+            (:func:`depth_addon.core.textures.read_depth_with_sidecar`: metric depth and K come
+            back); otherwise integer files (8/16-bit PNG/TIFF, integer npy)
             -> ``"inverse"``, the usual convention of depth maps exported from MiDaS / Depth
             Anything (white = near); float files (EXR, float TIFF/npy) -> ``"relative"`` depth
-            (larger = farther). Give the kind explicitly when the file says otherwise.
+            (larger = farther). Give the kind explicitly when the file says otherwise (a sidecar
+            is then ignored, with a notice).
         size: (W, H) of the photo; if the map differs it is resized (:func:`resize_depth`) with a
             notice.
 
@@ -429,7 +433,8 @@ def read_depth(path, kind: str = "auto", *,
 
     Raises:
         InputError: missing file, a directory, empty file, unsupported extension, unreadable or
-            corrupt file, wrong array shape, unknown kind, fewer than 1 % usable values.
+            corrupt file, wrong array shape, unknown kind, fewer than 1 % usable values, an
+            invalid sidecar.
     """
     path = os.fspath(path)
     _check_kind(kind, allow_auto=True)
@@ -440,6 +445,14 @@ def read_depth(path, kind: str = "auto", *,
     ext = _check_ext(path)
     if os.path.getsize(path) == 0:
         raise InputError(f"{path} is an empty file (0 bytes)")
+    from .textures import read_depth_with_sidecar, read_sidecar, sidecar_path
+
+    meta = read_sidecar(path) if os.path.isfile(sidecar_path(path)) else None
+    if meta is not None:
+        if kind == "auto":
+            return read_depth_with_sidecar(path, meta, size=size)
+        notice(f"{os.path.basename(path)}: depth kind {kind!r} given, so its sidecar "
+               f"{os.path.basename(sidecar_path(path))} is ignored")
     notes: list = []
     raw = _first_channel(*_read_raw(path, ext), path, notes)
     if raw.dtype == np.bool_ or not (np.issubdtype(raw.dtype, np.integer)
@@ -507,14 +520,7 @@ def write_depth(path, values, *, kind: str, overwrite: bool = False) -> str:
         if ext == ".exr":
             ok, buf = cv2.imencode(".exr", v, [cv2.IMWRITE_EXR_TYPE, cv2.IMWRITE_EXR_TYPE_FLOAT])
         else:
-            n = _nearness(v, kind)
-            ok_px = np.isfinite(n)
-            if not ok_px.any():
-                raise InputError(f"nothing to write to {path}: the depth map has no usable values")
-            lo, hi = float(n[ok_px].min()), float(n[ok_px].max())
-            scale = 65535.0 / (hi - lo) if hi > lo else 0.0
-            q = np.zeros(v.shape, dtype=np.uint16)
-            q[ok_px] = np.rint((n[ok_px].astype(np.float64) - lo) * scale).astype(np.uint16)
+            q, _lo, _hi = png16_inverse(v, kind, path)
             ok, buf = cv2.imencode(".png", q)
         if not ok:
             raise InputError(f"OpenCV could not encode {path}")
@@ -524,6 +530,45 @@ def write_depth(path, values, *, kind: str, overwrite: bool = False) -> str:
     except OSError as exc:
         raise InputError(f"could not write {path} ({exc.strerror or exc})") from None
     return path
+
+
+def png16_inverse(values, kind: str, path: str = "depth map") -> Tuple[np.ndarray, float, float]:
+    """Quantise a map to the 16-bit inverse-depth PNG samples :func:`write_depth` writes.
+
+    Args:
+        values: (H, W) map of ``kind``; path: named in the error message only.
+    Returns:
+        (q (H, W) uint16, lo, hi): with w = 1/Z for metric/relative (the values for
+        inverse/disparity), q = round((w - lo) / (hi - lo) * 65535), lo/hi = min/max of the usable
+        w, so w = lo + (hi - lo) * q / 65535 (q = 0 also marks unusable pixels).
+    Raises:
+        InputError: no usable values.
+    """
+    n = _nearness(np.asarray(values, dtype=np.float32), kind)
+    ok_px = np.isfinite(n)
+    if not ok_px.any():
+        raise InputError(f"nothing to write to {path}: the depth map has no usable values")
+    lo, hi = float(n[ok_px].min()), float(n[ok_px].max())
+    scale = 65535.0 / (hi - lo) if hi > lo else 0.0
+    q = np.zeros(n.shape, dtype=np.uint16)
+    q[ok_px] = np.rint((n[ok_px].astype(np.float64) - lo) * scale).astype(np.uint16)
+    return q, lo, hi
+
+
+def displacement_range(Z: np.ndarray, *, low: float = 0.5, high: float = 99.5) -> Tuple[float, float]:
+    """(lo, hi): the ``low``/``high`` percentiles of 1/Z that :func:`displacement_map` maps to 0/1.
+
+    Args:
+        Z: (H, W) depth > 0 (any units; lo/hi are in 1/those units).
+    Raises:
+        InputError: if Z has no finite positive value.
+    """
+    z = np.asarray(Z, dtype=np.float64)
+    ok = np.isfinite(z) & (z > 0)
+    if not ok.any():
+        raise InputError("depth map has no usable values (all NaN/inf/<=0)")
+    lo, hi = np.percentile(1.0 / z[ok], [low, high])
+    return float(lo), float(hi)
 
 
 def displacement_map(Z: np.ndarray, *, low: float = 0.5, high: float = 99.5) -> np.ndarray:
@@ -546,7 +591,7 @@ def displacement_map(Z: np.ndarray, *, low: float = 0.5, high: float = 99.5) -> 
         raise InputError("depth map has no usable values (all NaN/inf/<=0)")
     w = np.zeros_like(z)
     w[ok] = 1.0 / z[ok]
-    lo, hi = np.percentile(w[ok], [low, high])
+    lo, hi = displacement_range(z, low=low, high=high)
     n = (w - lo) / max(hi - lo, 1e-12)
     n[~ok] = 0.0
     return np.clip(n, 0.0, 1.0).astype(np.float32)

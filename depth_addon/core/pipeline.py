@@ -20,6 +20,8 @@ from .images import Photo, load_image, photo_from_array
 from .progress import ProgressFn, report
 
 MODES = ("mesh", "points", "plane")
+#: Settings.embedded_depth values
+EMBEDDED_CHOICES = ("auto", "require", "ignore")
 #: Settings.swap -> estimate_stereo's swap argument
 SWAP_CHOICES = {"auto": None, "yes": True, "no": False}
 #: stereo matching above this many pixels runs on a downscaled pair (SGBM's cost volume is
@@ -46,6 +48,9 @@ class Settings:
     max_side: Optional[int] = None
     cache_dir: Optional[str] = None
     depth_kind: str = "auto"
+    #: depth stored inside the photo (HEIF depth image, GDepth JPEG; core/embedded.py):
+    #: "auto" = use it when present (the default), "require" = use it or fail, "ignore" = never
+    embedded_depth: str = "auto"
     depth_range: float = 6.0
     fov_deg: float = geo.DEFAULT_FOV_DEG
     focal_px: Optional[float] = None
@@ -109,6 +114,9 @@ class Settings:
             raise InputError(f"rectify must be 'auto', 'always' or 'never', got {self.rectify!r}")
         if self.swap not in SWAP_CHOICES:
             raise InputError(f"swap must be 'auto', 'yes' or 'no', got {self.swap!r}")
+        if self.embedded_depth not in EMBEDDED_CHOICES:
+            raise InputError(f"embedded depth must be one of {', '.join(EMBEDDED_CHOICES)}, got "
+                             f"{self.embedded_depth!r}")
         if self.depth_range <= 1:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
@@ -277,7 +285,9 @@ def estimate_depth(photo: Photo, *, right: Optional[ImageInput] = None,
         depth: path of an existing depth map (.png/.exr/.npy/.tif), or None.
         settings: :class:`Settings` (model, device, depth kind, calibration ...).
     Returns:
-        :class:`DepthResult` on the photo's pixel grid.
+        :class:`DepthResult` on the photo's pixel grid. Order: the depth file, the stereo pair,
+        the depth the photo carries (``settings.embedded_depth``, see :func:`embedded_depth`),
+        the monocular model.
     Raises:
         InputError / ModelError with a one-line message.
     """
@@ -288,10 +298,65 @@ def estimate_depth(photo: Photo, *, right: Optional[ImageInput] = None,
         return read_depth(os.fspath(depth), settings.depth_kind, size=(W, H))
     if right is not None:
         return _stereo_depth(photo, load_photo(right), settings, progress)
+    if settings.embedded_depth != "ignore":
+        report(progress, "read depth", 0.0)
+        embedded = embedded_depth(photo, settings)
+        if embedded is not None:
+            return embedded
     from .monocular import estimate_monocular
     return estimate_monocular(photo.rgb, settings.model, device=settings.device,
                               max_side=settings.max_side or None, cache_dir=settings.cache_dir,
                               progress=progress)
+
+
+def choose_intrinsics(photo: Photo, depth_result: DepthResult, settings: Settings) -> np.ndarray:
+    """(3, 3) float64 K in pixels of the photo's grid: explicit focal > the depth's own K (stereo
+    calibration, a sidecar) > EXIF focal > the assumed field of view ``settings.fov_deg``."""
+    H, W = photo.rgb.shape[:2]
+    if settings.focal_px:
+        return geo.intrinsics_from_focal(W, H, settings.focal_px)
+    if depth_result.K is not None and depth_result.values.shape == (H, W):
+        return np.asarray(depth_result.K, dtype=np.float64)
+    if photo.focal_px:
+        return geo.intrinsics_from_focal(W, H, photo.focal_px)
+    return geo.intrinsics_from_fov(W, H, settings.fov_deg)
+
+
+def embedded_depth(photo: Photo, settings: Settings) -> Optional[DepthResult]:
+    """The depth stored in the photo's file (:mod:`depth_addon.core.embedded`), or None.
+
+    With ``settings.embedded_depth == "auto"`` a photo without embedded depth gives None, and one
+    whose embedded depth cannot be read gives None with a notice (the caller then runs the
+    model). With ``"require"`` both raise InputError.
+
+    Args:
+        photo: the loaded photo (``photo.path`` is read again; arrays have no file: None).
+        settings: embedded_depth, focal_px (for GDepth OpticRay distances), model (the notice).
+    Returns:
+        DepthResult on the photo's grid (see :func:`depth_addon.core.embedded.read_embedded_depth`).
+    Raises:
+        InputError: only with ``"require"``.
+    """
+    from .embedded import EmbeddedDepthError, read_embedded_depth
+
+    require = settings.embedded_depth == "require"
+    if not photo.path:
+        if require:
+            raise InputError("--depth embedded needs a photo file (HEIC or JPEG)")
+        return None
+    H, W = photo.rgb.shape[:2]
+    try:
+        res = read_embedded_depth(photo.path, size=(W, H),
+                                  focal_px=settings.focal_px or photo.focal_px)
+    except EmbeddedDepthError as exc:
+        if require:
+            raise InputError(f"{exc}") from None
+        notice(f"{exc}; using the depth model {settings.model} instead")
+        return None
+    if res is None and require:
+        raise InputError(f"{photo.path} carries no depth of its own (HEIF depth image or GDepth "
+                         "XMP); drop --depth embedded to use the depth model")
+    return res
 
 
 def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optional[str] = None,
@@ -322,15 +387,7 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     if depth_result.values.shape != (H, W):
         depth_result = resize_depth(depth_result, (W, H))
 
-    # intrinsics: explicit focal > the depth's own K > EXIF focal > assumed field of view
-    if settings.focal_px:
-        K = geo.intrinsics_from_focal(W, H, settings.focal_px)
-    elif depth_result.K is not None:
-        K = np.asarray(depth_result.K, dtype=np.float64)
-    elif photo.focal_px:
-        K = geo.intrinsics_from_focal(W, H, photo.focal_px)
-    else:
-        K = geo.intrinsics_from_fov(W, H, settings.fov_deg)
+    K = choose_intrinsics(photo, depth_result, settings)
 
     Z, metric = to_depth(depth_result, depth_range=settings.depth_range)
     focus = cp.scene_depth(Z, depth_result.valid).focus

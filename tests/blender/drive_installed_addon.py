@@ -80,6 +80,9 @@ out["render_again"] = op("render_video")  # must refuse to overwrite
 out["export_depth"] = op("export_depth", filepath=os.path.join(WORK, "d.exr"))
 out["export_displacement"] = op("export_displacement", filepath=os.path.join(WORK, "disp.png"))
 out["export_depth_again"] = op("export_depth", filepath=os.path.join(WORK, "d.exr"))
+out["export_normals"] = op("export_normals", filepath=os.path.join(WORK, "n.png"))
+out["export_depth_overwrite"] = op("export_depth", filepath=os.path.join(WORK, "d.exr"),
+                                   overwrite=True)
 
 # rebuilding replaces the previous result, not the user's other objects
 user = bpy.data.objects.new("user object", bpy.data.meshes.new("user"))

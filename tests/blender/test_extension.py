@@ -94,6 +94,13 @@ def test_installed_addon_end_to_end(extension_zip, workdir, tiny_model_dir):
     assert r["render_again"][0] == ["CANCELLED"] and "exists" in r["render_again"][1]
     assert r["export_depth"] == [ok, ""] and r["export_displacement"] == [ok, ""]
     assert "--overwrite" in r["export_depth_again"][1] or "exists" in r["export_depth_again"][1]
+    assert r["export_normals"] == [ok, ""] and r["export_depth_overwrite"] == [ok, ""]
+    import json
+    for name, kind in (("d.exr", "metric depth"), ("disp.png", "displacement (normalised "
+                       "inverse depth)"), ("n.png", "camera-space normals")):
+        meta = json.loads((workdir / (name + ".json")).read_text())
+        assert meta["kind"] == kind and meta["source"]["type"] == "file", meta
+        assert meta["image_size"] == [451, 300] and len(meta["K"]) == 3
     from depth_addon.core.depth import read_depth
     assert np.allclose(read_depth(str(workdir / "d.exr"), "metric").values,
                        np.load(workdir / "depth.npy"), rtol=1e-6)
