@@ -155,6 +155,14 @@ def _scan(folder: str, recursive: bool) -> Tuple[List[str], List[str]]:
     return found, odd
 
 
+def _not_a_file(path: str) -> str:
+    if os.path.isdir(path):
+        return "is a folder, not a picture (add --recursive to look inside it)"
+    if os.path.islink(path) and not os.path.exists(path):
+        return "is a broken link"
+    return "is not a regular file (a FIFO, socket or device)"
+
+
 def collect(inputs: Sequence[str], *, recursive: bool = False, output: Optional[str] = None,
             pattern: str = DEFAULT_PATTERN) -> List[Item]:
     """The batch's items in a stable order, each with its output path.
@@ -185,15 +193,19 @@ def collect(inputs: Sequence[str], *, recursive: bool = False, output: Optional[
         if os.path.isdir(p):
             found, odd = _scan(p, recursive)
             if not found and not odd:
-                what = "pictures" if recursive else "pictures (add --recursive for sub-folders)"
-                items.append(Item(p, raw, error=f"no {what} in folder "
-                                                f"({', '.join(PHOTO_EXTS[:5])} …)"))
+                hint = "" if recursive else "; add --recursive for sub-folders"
+                items.append(Item(p, raw, error=f"no pictures in this folder (looked for "
+                                                f"{' '.join(PHOTO_EXTS[:6])} …{hint})"))
             for f in odd:
                 items.append(Item(f, os.path.relpath(f, os.path.dirname(p)),
-                                  error="is a folder or a broken link, not a picture"))
+                                  error=_not_a_file(f)))
             pairs = [(f, p) for f in found]
-        elif os.path.lexists(p):
+        elif os.path.isfile(p):
             pairs = [(p, os.path.dirname(p))]
+        elif os.path.lexists(p):  # opening a FIFO would block: never try
+            items.append(Item(p, raw, error="is a broken link" if os.path.islink(p) else
+                              "is not a regular file (a FIFO, socket or device)"))
+            continue
         else:
             items.append(Item(p, raw, error="no such file or folder"))
             continue
@@ -351,6 +363,8 @@ def run_item(args: argparse.Namespace, it: Item) -> dict:
         rec.update(status="done")
     except (DepthAddonError, OSError, MemoryError) as exc:
         rec["reason"] = _one_line(exc)
+        if rec["reason"].startswith(it.src + " "):  # the line names the item already
+            rec["reason"] = rec["reason"][len(it.src) + 1:]
     except Exception as exc:  # a bug: still one line, and the batch goes on
         rec["reason"] = f"internal error {type(exc).__name__}: {_one_line(exc)}"
     finally:
