@@ -97,14 +97,17 @@ def memory(folder: pathlib.Path, model: pathlib.Path, out: pathlib.Path, opts: l
 def speed(folder: pathlib.Path, model: pathlib.Path, tmp: pathlib.Path, opts: list, jobs: int):
     out = tmp / f"speed_j{jobs}"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "depth_addon", str(folder), "-o", f"{out}/",
                         "--model", str(model), "--jobs", str(jobs)] + opts,
                        capture_output=True, text=True, env=env, cwd=ROOT)
     dt = time.perf_counter() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)
     if r.returncode != 0:
         raise SystemExit(f"--jobs {jobs} failed ({r.returncode}):\n{r.stderr[-2000:]}")
-    return dt, r.stdout.strip().splitlines()[-1]
+    return dt, cpu, r.stdout.strip().splitlines()[-1]
 
 
 def main() -> None:
@@ -116,26 +119,30 @@ def main() -> None:
     ap.add_argument("--fps", default="8")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--inpaint", default="patchmatch", help="background fill of every photo")
     a = ap.parse_args()
-    opts = ["--resolution", a.resolution, "--seconds", a.seconds, "--fps", a.fps, "-q"]
+    opts = ["--resolution", a.resolution, "--seconds", a.seconds, "--fps", a.fps, "-q",
+            "--inpaint", a.inpaint]
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="depth3d-bench-batch-"))
     from tests.tiny_model import make_tiny_depth_anything
     model = make_tiny_depth_anything(tmp / "tiny")
     photos = make_photos(tmp / "photos", a.photos)
     print(f"{len(photos)} photos (skimage.data variants, <= 320 px) in {tmp / 'photos'}; "
-          f"render {a.resolution}, {a.seconds} s x {a.fps} fps, Workbench, tiny model; "
+          f"render {a.resolution}, {a.seconds} s x {a.fps} fps, Workbench, --inpaint {a.inpaint}, "
+          "tiny model; "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     if not a.skip_speed:
         sp = tmp / "speed_in"
         sp.mkdir()
         for p in photos[:a.speed_photos]:
             os.symlink(p, sp / p.name)
-        t1, s1 = speed(sp, model, tmp, opts, 1)
-        t2, s2 = speed(sp, model, tmp, opts, 2)
+        la0 = os.getloadavg()[0]
+        t1, cpu1, s1 = speed(sp, model, tmp, opts, 1)
+        t2, cpu2, s2 = speed(sp, model, tmp, opts, 2)
         print(f"\nspeed, {a.speed_photos} photos, wall time of the whole command "
-              "(model load and Blender start included)")
-        print(f"  --jobs 1: {t1:7.1f} s   ({s1})")
-        print(f"  --jobs 2: {t2:7.1f} s   ({s2})")
+              f"(model load and Blender start included); load average before {la0:.1f}")
+        print(f"  --jobs 1: {t1:7.1f} s, CPU {cpu1:6.1f} s = {cpu1 / t1:.2f} cores busy   ({s1})")
+        print(f"  --jobs 2: {t2:7.1f} s, CPU {cpu2:6.1f} s = {cpu2 / t2:.2f} cores busy   ({s2})")
         print(f"  speed-up --jobs 2 / --jobs 1: {t1 / t2:.2f}x  (load average now "
               f"{os.getloadavg()[0]:.1f})")
     if not a.skip_memory:

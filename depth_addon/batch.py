@@ -4,8 +4,9 @@ The CLI's single-photo path (:func:`depth_addon.cli.run`) is called once per ite
 so the depth model is loaded once (:func:`depth_addon.core.monocular.load_model` caches it) and
 each photo's scene, objects and orphan data are removed after it is rendered (memory stays flat).
 
-- Inputs: files and folders in the order given; a folder's pictures sorted by path (``--recursive``
-  descends, hidden files and folders are ignored); duplicates are dropped. The order is stable, so
+- Inputs: files and folders in the order given; a folder's pictures sorted by name, then (with
+  ``--recursive``) its sub-folders by name; hidden files and folders are ignored; duplicates are
+  dropped. The order is stable, so
   ``--shard I/N`` (every N-th item starting at I, 0-based) splits a batch with no coordination.
 - Outputs: ``--pattern`` (default ``{stem}_3d.mp4``) in the output folder (``-o DIR/``), or next to
   each photo without ``-o``; ``--recursive`` mirrors the input's sub-folders. An existing output is
@@ -173,7 +174,8 @@ def collect(inputs: Sequence[str], *, recursive: bool = False, output: Optional[
         output: output folder (created later), or None to write next to each photo.
         pattern: output file name per photo with fields {stem} {name} {ext}; must end in .mp4.
     Returns:
-        list of :class:`Item` in input order, a folder's pictures sorted by relative path; items
+        list of :class:`Item` in input order, a folder's pictures by name and then its
+        sub-folders' by name; items
         that already fail (missing path, folder without pictures, two photos with the same output)
         carry ``error``.
     Raises:
@@ -270,9 +272,8 @@ class _Tally:
             self.rendered_s.append(rec.get("seconds", 0.0))
         left = self.total - k
         eta = ""
-        if left and self.rendered_s:
-            per = (time.perf_counter() - self.t0) / max(1, len(self.rendered_s))
-            eta = f", ETA {_fmt_time(per * left)}"
+        if left:  # the mean time of the items so far (failures and skips are quick)
+            eta = f", ETA {_fmt_time((time.perf_counter() - self.t0) / k * left)}"
         if st == "done":
             line = f"done    [{k}/{self.total}] {rec['name']} -> {rec['out']} ({rec['seconds']:.1f} s{eta})"
             print(line, file=self.stream, flush=True)
