@@ -67,11 +67,22 @@ def run_proc(args, **kw):
 
 
 def test_folder_to_videos_then_rerun_skips(tmp_path, capsys, tiny_model_dir):
+    import bpy
+
     photos = real_photos(tmp_path / "in", 3)
     out = tmp_path / "out"
+    def counts():  # Blender's one "Render Result" image is made by the first render and reused
+        c = {k: len(getattr(bpy.data, k)) for k in ("scenes", "objects", "meshes", "materials",
+                                                    "cameras", "worlds", "node_groups")}
+        c["images"] = len([i for i in bpy.data.images if i.type != "RENDER_RESULT"])
+        return c
+
+    before = counts()
     code, stdout, err = run_main([tmp_path / "in", "-o", f"{out}/", "--model", tiny_model_dir]
                                  + FAST, capsys)
     assert code == 0, err
+    # each photo's scene and data were removed: nothing accumulates over a batch
+    assert counts() == before
     assert "Traceback" not in err
     assert "batch: 3 done, 0 skipped, 0 failed of 3" in stdout
     for p in photos:
@@ -291,3 +302,38 @@ def test_batch_usage_errors_exit_2(tmp_path, capsys):
         ro.chmod(0o700)
     help_text = cli.build_parser().format_help()
     assert "exit codes" in help_text and "130" in help_text and "ends in" in help_text
+
+
+def _children(pid: int) -> list:
+    kids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return kids
+
+
+def test_jobs_worker_killed_mid_photo_is_reported_and_restarted(tmp_path, tiny_model_dir):
+    photos = real_photos(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    p = subprocess.Popen([sys.executable, "-m", "depth_addon", str(tmp_path / "in"), "-o", f"{out}/",
+                          "--model", str(tiny_model_dir), "--jobs", "2"] + FAST,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    deadline = time.time() + 60
+    while len(_children(p.pid)) < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(4.0)  # the workers are loading the model or working on their first photo
+    victim = _children(p.pid)[0]
+    os.kill(victim, signal.SIGKILL)  # like a segfault or the out-of-memory killer
+    stdout, stderr = p.communicate(timeout=600)
+    assert p.returncode == batch.EXIT_FAILED, stderr
+    crashed = [ln for ln in stderr.splitlines() if "worker process crashed on it (signal 9)" in ln]
+    assert len(crashed) == 1, stderr
+    assert "batch: 3 done, 0 skipped, 1 failed of 4" in stdout, stdout
+    rendered = [ph for ph in photos if (out / f"{ph.stem}_3d.mp4").exists()]
+    assert len(rendered) == 3 and all(frames_of(out / f"{ph.stem}_3d.mp4") == 4 for ph in rendered)
