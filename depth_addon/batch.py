@@ -245,10 +245,6 @@ def shard(items: Sequence[Item], i: int, n: int) -> List[Item]:
 
 # --- running -----------------------------------------------------------------------------------
 
-class _Stop(Exception):
-    """SIGTERM, turned into a clean stop between steps like Ctrl+C."""
-
-
 def _fmt_time(s: float) -> str:
     s = int(round(s))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
@@ -261,15 +257,12 @@ class _Tally:
         self.total, self.quiet = total, quiet
         self.t0 = time.perf_counter()
         self.results: List[dict] = []
-        self.rendered_s: List[float] = []
         self.stream = stream or sys.stdout
 
     def add(self, rec: dict) -> None:
         self.results.append(rec)
         k = len(self.results)
         st = rec["status"]
-        if st == "done":
-            self.rendered_s.append(rec.get("seconds", 0.0))
         left = self.total - k
         eta = ""
         if left:  # the mean time of the items so far (failures and skips are quick)
@@ -418,7 +411,17 @@ def _prepare_output(args) -> Optional[str]:
 
 
 def main(args: argparse.Namespace, argv: Sequence[str], prog: str = "python -m depth_addon") -> int:
-    """Run a batch; prints one line per item and a summary. Returns an exit code (EXIT_*)."""
+    """Run a batch: one line per item (done on stdout, failed on stderr) and a summary on stdout.
+
+    Args:
+        args: the CLI's parsed arguments (:func:`depth_addon.cli.build_parser` with
+            :func:`add_arguments`); ``args.image`` is the list of files and folders.
+        argv: the command line as given (the ``--jobs`` workers rerun it with ``--shard``).
+        prog: ``"python -m depth_addon"`` or ``"blender -b -c depth3d"`` (how workers start).
+    Returns:
+        exit code: EXIT_OK (0), EXIT_FAILED (1), EXIT_USAGE (2) or EXIT_INTERRUPTED (130).
+        Never raises for a bad photo, bad options or Ctrl+C/SIGTERM.
+    """
     log = logging.getLogger("depth_addon")
     handler = _NoticeHandler()
     log.addHandler(handler)
@@ -429,7 +432,8 @@ def main(args: argparse.Namespace, argv: Sequence[str], prog: str = "python -m d
         try:
             _check_options(args)
             i, n = parse_shard(args.shard)
-            out_root = None if args.dry_run else _prepare_output(args)
+            if not args.dry_run:
+                _prepare_output(args)
             items = collect(_images(args), recursive=args.recursive,
                             output=args.output and os.path.abspath(os.path.expanduser(args.output)),
                             pattern=args.pattern)
@@ -441,7 +445,6 @@ def main(args: argparse.Namespace, argv: Sequence[str], prog: str = "python -m d
         except DepthAddonError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        del out_root
         if args.dry_run:
             for k, it in enumerate(mine, 1):
                 what = (f"fails: {it.error}" if it.error else
@@ -449,10 +452,10 @@ def main(args: argparse.Namespace, argv: Sequence[str], prog: str = "python -m d
                         else "render")
                 print(f"[{k}/{len(mine)}] {it.src} -> {it.out or '-'}: {what}")
             return EXIT_OK
+        if _on_main_thread():  # SIGTERM (a farm cancelling a task) stops like Ctrl+C
+            old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
         if args.jobs > 1 and len(mine) > 1:
             return _run_workers(args, argv, prog, i, n, len(mine))
-        if threading_main():
-            old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
         return _run_here(args, mine)
     finally:
         if old_term is not None:
@@ -460,7 +463,7 @@ def main(args: argparse.Namespace, argv: Sequence[str], prog: str = "python -m d
         log.removeHandler(handler)
 
 
-def threading_main() -> bool:
+def _on_main_thread() -> bool:
     import threading
     return threading.current_thread() is threading.main_thread()
 

@@ -337,3 +337,20 @@ def test_jobs_worker_killed_mid_photo_is_reported_and_restarted(tmp_path, tiny_m
     assert "batch: 3 done, 0 skipped, 1 failed of 4" in stdout, stdout
     rendered = [ph for ph in photos if (out / f"{ph.stem}_3d.mp4").exists()]
     assert len(rendered) == 3 and all(frames_of(out / f"{ph.stem}_3d.mp4") == 4 for ph in rendered)
+
+
+def test_per_photo_depth_and_export_patterns(tmp_path, capsys):
+    photos = real_photos(tmp_path / "in", 2)
+    for p in photos:  # a depth map per photo, found by pattern: no model needed
+        h, w = np.asarray(Image.open(p)).shape[:2]
+        np.save(p.with_name(p.stem + "_depth.npy"),
+                np.tile(np.linspace(1, 4, w, dtype=np.float32), (h, 1)))
+    out = tmp_path / "out"
+    code, stdout, err = run_main([*photos, "-o", f"{out}/", "--depth", "{dir}/{stem}_depth.npy",
+                                  "--depth-kind", "metric", "--export-depth", "{out}/{stem}.npy"]
+                                 + FAST, capsys)
+    assert code == 0, err
+    for p in photos:
+        assert frames_of(out / f"{p.stem}_3d.mp4") == 4
+        assert np.load(out / f"{p.stem}.npy").shape == np.load(
+            p.with_name(p.stem + "_depth.npy")).shape
