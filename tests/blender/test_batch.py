@@ -354,3 +354,14 @@ def test_per_photo_depth_and_export_patterns(tmp_path, capsys):
         assert frames_of(out / f"{p.stem}_3d.mp4") == 4
         assert np.load(out / f"{p.stem}.npy").shape == np.load(
             p.with_name(p.stem + "_depth.npy")).shape
+
+
+def test_blender_command_runs_a_batch(tmp_path, capsys, tiny_model_dir):
+    """``blender -b -c depth3d FOLDER -o OUT/`` goes through cli.blender_command: same batch."""
+    photos = real_photos(tmp_path / "in", 2)
+    (tmp_path / "in" / "bad.png").write_bytes(b"nope")
+    code = cli.blender_command([str(tmp_path / "in"), "-o", f"{tmp_path / 'out'}/", "--model",
+                                str(tiny_model_dir)] + FAST)
+    stdout, err = capsys.readouterr()
+    assert code == batch.EXIT_FAILED and "batch: 2 done, 0 skipped, 1 failed" in stdout, err
+    assert all(frames_of(tmp_path / "out" / f"{p.stem}_3d.mp4") == 4 for p in photos)
