@@ -452,9 +452,9 @@ def main(args: argparse.Namespace, argv: Sequence[str], prog: str = "python -m d
                         else "render")
                 print(f"[{k}/{len(mine)}] {it.src} -> {it.out or '-'}: {what}")
             return EXIT_OK
-        if _on_main_thread():  # SIGTERM (a farm cancelling a task) stops like Ctrl+C
-            old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
         if args.jobs > 1 and len(mine) > 1:
+            if _on_main_thread():  # SIGTERM (a farm cancelling a task) stops like Ctrl+C
+                old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
             return _run_workers(args, argv, prog, i, n, len(mine))
         return _run_here(args, mine)
     finally:
@@ -485,12 +485,78 @@ def _report(fh, rec: dict) -> None:
         fh.flush()
 
 
+class _Interrupts:
+    """Ctrl+C / SIGTERM while a batch runs in this process.
+
+    Outside a render the first signal raises KeyboardInterrupt at once. During a render it cannot:
+    Blender calls Python only in its per-frame handler and swallows what that raises (the render
+    would go on and the batch with it). So there the first signal asks the batch to stop when the
+    video being rendered is complete, and a second one ends the process at once (exit code 130;
+    the unfinished video stays in its hidden temporary folder, never under its final name).
+    The render state comes from render_init / render_complete / render_cancel handlers, which
+    :meth:`uninstall` removes again (bpy 4.2 crashes at exit when a Python handler is left).
+    """
+
+    def __init__(self):
+        self.rendering = False
+        self.requested = 0
+        self._old = {}
+        self._handlers = []
+
+    def install(self) -> None:
+        if not _on_main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is signal.SIG_IGN:  # e.g. nohup / a background job: keep it
+                continue
+            self._old[sig] = signal.signal(sig, self._on_signal)
+        try:
+            import bpy
+        except ImportError:  # pragma: no cover - the batch renders with bpy
+            return
+        for name, state in (("render_init", True), ("render_complete", False),
+                            ("render_cancel", False)):
+            def h(*_a, _state=state):
+                self.rendering = _state
+            getattr(bpy.app.handlers, name).append(h)
+            self._handlers.append((name, h))
+
+    def uninstall(self) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old.clear()
+        if self._handlers:
+            import bpy
+            for name, h in self._handlers:
+                lst = getattr(bpy.app.handlers, name)
+                if h in lst:
+                    lst.remove(h)
+            self._handlers.clear()
+
+    def _on_signal(self, signum, frame):
+        self.requested += 1
+        if not self.rendering:
+            raise KeyboardInterrupt
+        if self.requested == 1:
+            print("notice: stopping when the video being rendered is complete; press Ctrl+C "
+                  "again to stop at once", file=sys.stderr, flush=True)
+            return
+        print("error: interrupted during a render (its unfinished video stays in a hidden "
+              ".depth3d-* folder, never under its name)", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(EXIT_INTERRUPTED)
+
+
 def _run_here(args: argparse.Namespace, items: Sequence[Item]) -> int:
     tally = _Tally(len(items), args.quiet)
     report = open(args.batch_report, "a") if args.batch_report else None
     interrupted = False
+    stop = _Interrupts()
+    stop.install()
     try:
         for it in items:
+            if stop.requested:
+                raise KeyboardInterrupt
             _report(report, dict(event="start", src=it.src))
             _NoticeHandler.item = f"{it.name}: "
             rec = run_item(args, it)
@@ -501,10 +567,11 @@ def _run_here(args: argparse.Namespace, items: Sequence[Item]) -> int:
         interrupted = True
         print("error: interrupted", file=sys.stderr)
     finally:
+        stop.uninstall()
         if report is not None:
             report.close()
-    print(tally.summary(interrupted))
-    return tally.code(interrupted)
+    print(tally.summary(interrupted or bool(stop.requested)))
+    return tally.code(interrupted or bool(stop.requested))
 
 
 # --- worker processes (--jobs N) ---------------------------------------------------------------

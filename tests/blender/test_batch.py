@@ -365,3 +365,49 @@ def test_blender_command_runs_a_batch(tmp_path, capsys, tiny_model_dir):
     stdout, err = capsys.readouterr()
     assert code == batch.EXIT_FAILED and "batch: 2 done, 0 skipped, 1 failed" in stdout, err
     assert all(frames_of(tmp_path / "out" / f"{p.stem}_3d.mp4") == 4 for p in photos)
+
+
+def _start_and_wait_for_render(tmp_path, tiny_model_dir, out):
+    """A batch of 3 photos whose renders take a while (120 frames); returns the process once the
+    first render has begun (its progress bar is on stderr)."""
+    real_photos(tmp_path / "in", 3)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    p = subprocess.Popen([sys.executable, "-m", "depth_addon", str(tmp_path / "in"), "-o", f"{out}/",
+                          "--model", str(tiny_model_dir), "--resolution", "96x64", "--seconds", "4",
+                          "--fps", "30", "--inpaint", "telea"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    seen = ""
+    while "render:" not in seen:
+        ch = p.stderr.read(1)
+        assert ch, f"no render started: {seen[-2000:]}"
+        seen += ch
+    while not seen.rstrip().endswith("%"):  # the bar's first update: the render is running
+        seen += p.stderr.read(1)
+    return p, seen
+
+
+def test_ctrl_c_during_a_render_stops_after_that_video(tmp_path, tiny_model_dir):
+    """Blender swallows a KeyboardInterrupt raised in its frame handler: the batch must still stop
+    (after the video being rendered is complete), not go on with the next photos."""
+    out = tmp_path / "out"
+    p, seen = _start_and_wait_for_render(tmp_path, tiny_model_dir, out)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=300)
+    assert p.returncode == batch.EXIT_INTERRUPTED, stderr
+    assert "stopping when the video being rendered is complete" in stderr
+    assert "Traceback" not in seen + stderr
+    assert "1 done" in stdout and "2 not run (interrupted)" in stdout, stdout
+    (video,) = out.glob("*.mp4")
+    assert frames_of(video) == 120
+
+
+def test_second_ctrl_c_during_a_render_stops_at_once(tmp_path, tiny_model_dir):
+    out = tmp_path / "out"
+    p, _ = _start_and_wait_for_render(tmp_path, tiny_model_dir, out)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == batch.EXIT_INTERRUPTED, stderr
+    assert "interrupted during a render" in stderr
+    assert not list(out.glob("*.mp4"))  # nothing under a final name; the rerun renders all three
