@@ -26,7 +26,7 @@ FLAMENCO = ROOT / "farm" / "flamenco"
 OPENJD = shutil.which("openjd", path=os.path.dirname(sys.executable)) or shutil.which("openjd")
 FAST = "--resolution 96x64 --seconds 1 --fps 4 -q --inpaint telea"
 needs_openjd = pytest.mark.skipif(OPENJD is None, reason="openjd-cli is not installed "
-                                  "(requirements.txt pins openjd-cli==0.8.0)")
+                                  "(requirements.txt and requirements-blender42.txt pin openjd-cli==0.8.0)")
 
 
 def _env():
