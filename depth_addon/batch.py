@@ -27,6 +27,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -354,11 +355,13 @@ def run_item(args: argparse.Namespace, it: Item) -> dict:
         scenes_before = {s.as_pointer() for s in bpy.data.scenes}
         os.makedirs(os.path.dirname(it.out), exist_ok=True)
         cli.run(_item_args(args, it))
+        check_video(it.out, max(1, int(round(args.seconds * args.fps))))
         rec.update(status="done")
     except (DepthAddonError, OSError, MemoryError) as exc:
         rec["reason"] = _one_line(exc)
         if rec["reason"].startswith(it.src + " "):  # the line names the item already
             rec["reason"] = rec["reason"][len(it.src) + 1:]
+        rec["reason"] += _disk_hint(it.out)
     except Exception as exc:  # a bug: still one line, and the batch goes on
         rec["reason"] = f"internal error {type(exc).__name__}: {_one_line(exc)}"
     finally:
@@ -369,6 +372,53 @@ def run_item(args: argparse.Namespace, it: Item) -> dict:
             except Exception as exc:  # pragma: no cover - never seen; do not hide it
                 print(f"notice: cleanup after {it.name} failed: {_one_line(exc)}", file=sys.stderr)
     return rec
+
+
+def check_video(path: str, frames: int) -> None:
+    """Check that the video a render wrote is complete; remove it when it is not.
+
+    A full disk truncates the MP4 while Blender still reports success (seen here on a 60 kB
+    tmpfs): the file then lacks its index or frames, and a rerun would skip it as done.
+
+    Args:
+        path: the MP4 file just written.
+        frames: how many frames it must hold.
+    Raises:
+        DepthAddonError: the file cannot be opened as a video or holds fewer than ``frames``
+            frames (the file is deleted first: this run wrote it).
+    """
+    import cv2
+
+    sys.stderr.flush()
+    saved = os.dup(2)  # FFmpeg logs "moov atom not found" to fd 2 on a truncated file
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        cap = cv2.VideoCapture(path)
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else -1
+        cap.release()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    if n >= frames:
+        return
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    got = "is not a readable MP4" if n < 0 else f"holds {n} of {frames} frames"
+    raise DepthAddonError(f"the rendered video is incomplete ({got}); removed it")
+
+
+def _disk_hint(path: str) -> str:
+    """' (the disk holding PATH is full: N kB free)' when under 1 MB is free, else ''."""
+    try:
+        free = shutil.disk_usage(os.path.dirname(path) or ".").free
+    except OSError:
+        return ""
+    return f" (the disk holding {os.path.dirname(path)} is full: {free // 1024} kB free)" \
+        if free < 1 << 20 else ""
 
 
 def _one_line(exc: BaseException) -> str:

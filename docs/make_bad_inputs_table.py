@@ -77,7 +77,10 @@ def main() -> None:
               "not a model. In a batch the same messages appear on the item's line. An existing",
               "output in a batch is *skipped* (exit code 0); an unwritable output folder stops the",
               "batch before any work (exit code 2); Ctrl+C stops it with exit code 130",
-              "(`tests/blender/test_batch.py`). Not covered here: a full disk."]
+              "(`tests/blender/test_batch.py`). A full disk (a 60 kB tmpfs in the test): Blender",
+              "reports success with a truncated MP4, so every video is checked after rendering:",
+              "`failed  [1/2] in/photo00.jpg: the rendered video is incomplete (not a readable MP4);",
+              "removed it (the disk holding …/full is full: 60 kB free)`."]
     (ROOT / "docs" / "bad_inputs.md").write_text("\n".join(lines) + "\n")
     print(f"{len(rows)} rows, exit code {r.returncode}")
 

@@ -411,3 +411,28 @@ def test_second_ctrl_c_during_a_render_stops_at_once(tmp_path, tiny_model_dir):
     assert p.returncode == batch.EXIT_INTERRUPTED, stderr
     assert "interrupted during a render" in stderr
     assert not list(out.glob("*.mp4"))  # nothing under a final name; the rerun renders all three
+
+
+def test_full_disk_leaves_no_truncated_video(tmp_path, capsys, tiny_model_dir):
+    """A full disk truncates the MP4 while Blender reports success; the batch must not keep it
+    under its final name (a rerun would skip it as done). Simulated with a 60 kB tmpfs."""
+    real_photos(tmp_path / "in", 2)
+    full = tmp_path / "full"
+    full.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=60k", "tmpfs", str(full)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {r.stderr.strip()}")
+    try:
+        code, stdout, err = run_main([tmp_path / "in", "-o", f"{full}/", "--model", tiny_model_dir,
+                                      "--resolution", "320x240", "--seconds", "2", "--fps", "12",
+                                      "-q", "--inpaint", "telea"], capsys)
+        videos = list(full.glob("*.mp4"))
+        assert code == batch.EXIT_FAILED, err
+        failed = [ln for ln in err.splitlines() if ln.startswith("failed")]
+        assert len(failed) == 2 and all("is full" in ln for ln in failed), err
+        assert "moov atom" not in err
+        for v in videos:  # whatever is left under a final name is a complete video
+            assert frames_of(v) == 24
+    finally:
+        subprocess.run(["umount", str(full)], check=True)
