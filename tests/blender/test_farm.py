@@ -25,8 +25,9 @@ TEMPLATE = ROOT / "farm" / "openjd" / "depth3d-batch.yaml"
 FLAMENCO = ROOT / "farm" / "flamenco"
 OPENJD = shutil.which("openjd", path=os.path.dirname(sys.executable)) or shutil.which("openjd")
 FAST = "--resolution 96x64 --seconds 1 --fps 4 -q --inpaint telea"
-needs_openjd = pytest.mark.skipif(OPENJD is None, reason="openjd-cli is not installed "
-                                  "(requirements.txt and requirements-blender42.txt pin openjd-cli==0.8.0)")
+needs_openjd = pytest.mark.skipif(
+    OPENJD is None, reason="openjd-cli is not installed (requirements.txt and "
+                           "requirements-blender42.txt pin openjd-cli==0.8.0)")
 
 
 def _env():
