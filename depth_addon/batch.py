@@ -434,6 +434,12 @@ def _check_options(args: argparse.Namespace) -> None:
             raise DepthAddonError(f"{flag} names one file; in a batch give a pattern, e.g. "
                                   f"{flag} '{{dir}}/{{stem}}_x{os.path.splitext(v)[1] or '.png'}' "
                                   "(fields {stem} {name} {ext} {dir} {out})")
+        if v:
+            try:
+                v.format(stem="s", name="n", ext="e", dir="d", out="o")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise DepthAddonError(f"--{opt.replace('_', '-')} {v!r}: unknown field {exc}; use "
+                                      "{stem} {name} {ext} {dir} {out}") from None
     if args.no_render:
         raise DepthAddonError("--no-render is not supported in a batch (a batch renders videos)")
     if args.jobs < 1:

@@ -288,7 +288,8 @@ def test_single_photo_meanings_of_o_are_kept(tmp_path, capsys, tiny_model_dir):
 def test_batch_usage_errors_exit_2(tmp_path, capsys):
     real_photos(tmp_path / "in", 2)
     for extra, msg in ((["--depth", "d.png"], "pattern"), (["--pattern", "{oops}.mp4"], "unknown field"),
-                       (["--pattern", "{stem}.avi"], ".mp4"), (["-o", str(tmp_path / "x.mp4")], "folder")):
+                       (["--pattern", "{stem}.avi"], ".mp4"),
+                       (["--depth", "{folder}/{stem}.png"], "unknown field"), (["-o", str(tmp_path / "x.mp4")], "folder")):
         code, _, err = run_main([tmp_path / "in"] + extra, capsys)
         assert code == 2 and msg in err, (extra, err)
     ro = tmp_path / "ro"
