@@ -33,7 +33,9 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
         description="Turn a photo (monocular depth), a stereo pair or a photo + depth map into a "
                     "3D photo in Blender and render a parallax video. With no IMAGE it renders "
                     "the bundled Middlebury motorcycle stereo example.")
-    p.add_argument("image", nargs="?", help="photo (JPEG/PNG/TIFF/HEIC…); left image of a stereo pair")
+    p.add_argument("image", nargs="*", metavar="IMAGE",
+                   help="photo (JPEG/PNG/TIFF/HEIC…); left image of a stereo pair; several photos "
+                        "or folders make a batch (see 'many photos')")
     src = p.add_argument_group("depth source (default: monocular model)")
     src.add_argument("--right", help="right image of a stereo pair (an .mpo IMAGE holds both)")
     src.add_argument("--sbs", nargs="?", const="lr", choices=("lr", "rl"),
@@ -121,6 +123,8 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     out.add_argument("--no-render", action="store_true", help="build and export, do not render")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    from . import batch
+    batch.add_arguments(p)
     return p
 
 
@@ -247,7 +251,8 @@ def run(args: argparse.Namespace) -> str:
         print("notice: Workbench does not render depth of field; add --engine eevee (or cycles) "
               "to see it (the camera keeps the setting in a saved .blend)", file=sys.stderr)
 
-    image, right = args.image, args.right
+    image, right = (args.image[0] if args.image else None) if isinstance(args.image, list) \
+        else args.image, args.right
     if image is None:
         if args.right or args.depth or args.sbs:
             raise DepthAddonError("--right/--depth/--sbs need an IMAGE")
@@ -348,9 +353,13 @@ def run(args: argparse.Namespace) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None, prog: str = "python -m depth_addon") -> int:
-    """Entry point; returns the process exit code (0 ok, 2 user error, 130 interrupted)."""
+    """Entry point; returns the process exit code (0 ok, 1 some batch items failed, 2 user error,
+    130 interrupted)."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    from . import batch
+    if batch.is_batch(args):  # several photos, a folder, or -o DIR/ (see batch.add_arguments)
+        return batch.main(args, sys.argv[1:] if argv is None else list(argv), prog)
     log = logging.getLogger("depth_addon")
     handler = _NoticeHandler()
     log.addHandler(handler)
