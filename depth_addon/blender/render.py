@@ -448,7 +448,9 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
     t0 = time.perf_counter()
     try:
         blend = os.path.join(work, "scene.blend")
-        bpy.ops.wm.save_as_mainfile(filepath=blend, copy=True, compress=False)
+        # the scene and everything it uses (packed images, world, compositor group), quietly:
+        # save_as_mainfile would print "Info: Saved copy …" on stdout and write the whole file
+        bpy.data.libraries.write(blend, {scene}, compress=False)
         ranges = split_frames(first, last, jobs)
         # PNG compression: 0 for frames that are only encoded (1280x720: 44 ms per frame, 100 ms
         # at Blender's default 15); the user's PNG frames keep the default size
