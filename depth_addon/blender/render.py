@@ -444,6 +444,10 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
     frames_dir = os.path.join(work, "frames")
     os.makedirs(frames_dir)
     user = (scene.render.filepath, scene.render.use_file_extension, scene.frame_current)
+    isf = scene.render.image_settings
+    # restored afterwards (this process renders PNG stills); media_type first, as it resets the rest
+    user_isf = [(k, getattr(isf, k)) for k in ("media_type", "file_format", "color_mode",
+                                               "color_depth", "compression") if hasattr(isf, k)]
     workers = []
     t0 = time.perf_counter()
     try:
@@ -521,6 +525,11 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
     finally:
         for wk in workers:
             wk.stop()
+        for k, v in user_isf:
+            try:
+                setattr(isf, k, v)
+            except (TypeError, ValueError):  # e.g. a colour depth the restored format lacks
+                pass
         scene.render.filepath, scene.render.use_file_extension = user[0], user[1]
         if scene.frame_current != user[2]:
             scene.frame_set(user[2])

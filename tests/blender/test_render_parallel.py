@@ -100,6 +100,7 @@ def test_parallel_mp4_has_every_frame_in_order_like_one_process(tmp_path, empty_
     assert [s for s, _ in progress][-1] == "encode" and progress[-1][1] == 1.0
     assert _leftovers(tmp_path) == []
     assert scene.render.filepath == "//mine_" and scene.frame_current == frame  # restored
+    assert scene.render.image_settings.file_format == "FFMPEG"  # as the one-process render left it
 
 
 def test_parallel_png_folder_equals_one_process(tmp_path, empty_scene):
