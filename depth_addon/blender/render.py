@@ -34,9 +34,11 @@ ENGINES = ("workbench", "eevee", "cycles")
 MAX_JOBS = 4
 #: the compositor node group :func:`set_antialiasing` adds (tagged as generated)
 AA_GROUP_NAME = "3D Photo anti-aliasing"
+#: an automatic job count (jobs=0) renders in one process below this many frames: starting a
+#: helper (import bpy, open the scene, first GL context) costs ~1 s, more than it saves then
+PARALLEL_MIN_FRAMES = 48
 #: seconds a parallel render waits without a new frame before it gives up on a helper
 STALL_TIMEOUT_S = 600.0
-_FRAME = "frame_{:04d}.png"
 
 
 def default_jobs() -> int:
@@ -285,9 +287,10 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
         kind: 'mp4' or 'png'.
         progress: called as progress("render", fraction) after each written frame (in a parallel
             render: frames written by all processes), then progress("encode", fraction).
-        jobs: processes to render with (1: this process only; 0: :func:`default_jobs`). More
-            than one needs the bpy module (``sys.executable`` must import bpy) and background
-            mode; otherwise, or with fewer than 2 frames per process, it renders in this process.
+        jobs: processes to render with (1: this process only; 0: :func:`default_jobs`, or 1
+            below :data:`PARALLEL_MIN_FRAMES` frames). More than one needs the bpy module
+            (``sys.executable`` must import bpy) and background mode; otherwise, or with fewer
+            than 2 frames per process, it renders in this process.
         timings: if given, filled with seconds spent per step ("render", "encode").
     Returns:
         list of written file paths.
@@ -301,7 +304,10 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
         raise DepthAddonError(f"H.264 video needs an even width and height, the render is {w}x{h}; "
                               "change the resolution or its percentage")
     timings = timings if timings is not None else {}
-    jobs = default_jobs() if not jobs or jobs < 0 else int(jobs)
+    auto = not jobs or jobs < 0
+    jobs = default_jobs() if auto else int(jobs)
+    if auto and n < PARALLEL_MIN_FRAMES:
+        jobs = 1
     jobs = max(1, min(jobs, MAX_JOBS, n // 2))
     if progress is not None:
         progress("render", 0.0)
@@ -383,14 +389,35 @@ def split_frames(first: int, last: int, jobs: int) -> list:
     return ranges
 
 
-class _Worker:
-    """One helper process rendering frames a..b to PNG (see :mod:`.render_worker`)."""
+def frame_orders(first: int, last: int, jobs: int) -> list:
+    """The order in which each of ``jobs`` processes goes through the frames: process p renders
+    its own contiguous range (:func:`split_frames`) upwards, then the other ranges downwards from
+    their ends (p+1, p+2, … wrapping), so when it runs out of work it takes frames from the far
+    end of someone else's range without meeting them head-on; claims (render_worker.claim) make
+    sure each frame is rendered once."""
+    ranges = split_frames(first, last, jobs)
+    orders = []
+    for p in range(len(ranges)):
+        a, b = ranges[p]
+        order = list(range(a, b + 1))
+        for q in range(1, len(ranges)):
+            c, d = ranges[(p + q) % len(ranges)]
+            order.extend(range(d, c - 1, -1))
+        orders.append(order)
+    return orders
 
-    def __init__(self, blend: str, scene_name: str, a: int, b: int, frames_dir: str, log: str,
+
+class _Worker:
+    """One helper process rendering frames to PNG (see :mod:`.render_worker`)."""
+
+    def __init__(self, blend: str, scene_name: str, order: list, frames_dir: str, log: str,
                  compression: int = 0):
-        self.a, self.b, self.log = a, b, log
+        from . import render_worker as rw
+
+        self.first_frames = order[:1]
+        self.log = log
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "render_worker.py")
-        cmd = [sys.executable, script, blend, scene_name, str(a), str(b), frames_dir,
+        cmd = [sys.executable, script, blend, scene_name, rw.format_order(order), frames_dir,
                str(int(compression))]
         self._log = open(log, "wb")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
@@ -414,7 +441,8 @@ class _Worker:
         else:
             tail = [ln for ln in text.splitlines() if ln.strip()][-3:]
             why = f"exit code {code}" + (": " + " | ".join(tail) if tail else "")
-        return f"helper render process for frames {self.a}-{self.b} failed: {why}"
+        return (f"helper render process (pid {self.proc.pid}, starting at frame "
+                f"{self.first_frames[0]}) failed: {why}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -434,7 +462,10 @@ def _count_frames(folder: str) -> int:
 
 
 def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: dict) -> list:
-    """See :func:`render_animation`: PNG frame ranges in ``jobs`` processes, then one encode."""
+    """See :func:`render_animation`: frames shared out among ``jobs`` processes (PNG), then one
+    encode."""
+    from . import render_worker as rw
+
     first, last = scene.frame_start, scene.frame_end
     n = last - first + 1
     out = os.path.abspath(out)
@@ -455,12 +486,12 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         # the scene and everything it uses (packed images, world, compositor group), quietly:
         # save_as_mainfile would print "Info: Saved copy …" on stdout and write the whole file
         bpy.data.libraries.write(blend, {scene}, compress=False)
-        ranges = split_frames(first, last, jobs)
+        orders = frame_orders(first, last, jobs)
         # PNG compression: 0 for frames that are only encoded (1280x720: 44 ms per frame, 100 ms
         # at Blender's default 15); the user's PNG frames keep the default size
         compression = 0 if kind == "mp4" else 15
-        for i, (a, b) in enumerate(ranges[1:], 1):
-            workers.append(_Worker(blend, scene.name, a, b, frames_dir,
+        for i, order in enumerate(orders[1:], 1):
+            workers.append(_Worker(blend, scene.name, order, frames_dir,
                                    os.path.join(work, f"worker{i}.log"), compression))
 
         def check():
@@ -473,19 +504,15 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
             if progress is not None:
                 progress("render", _count_frames(frames_dir) / n)
 
-        set_output(scene, os.path.join(frames_dir, "x"), "png")
-        scene.render.image_settings.compression = compression
-        scene.render.use_file_extension = False
-        a0, b0 = ranges[0]
-        for f in range(a0, b0 + 1):
+        def between_frames():
             check()
-            scene.frame_set(f)
-            scene.render.filepath = os.path.join(frames_dir, _FRAME.format(f))
-            try:
-                bpy.ops.render.render(write_still=True, scene=scene.name)
-            except RuntimeError as exc:
-                raise _blender_error(exc) from None
             report()
+
+        rw.setup_png(scene, compression)
+        try:
+            rw.render_frames(scene, orders[0], frames_dir, on_frame=between_frames)
+        except RuntimeError as exc:
+            raise _blender_error(exc) from None
         last_count, last_change = -1, time.perf_counter()
         while any(wk.proc.poll() is None for wk in workers):
             check()
@@ -499,7 +526,7 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
             time.sleep(0.05)
         check()
         report()
-        files = [os.path.join(frames_dir, _FRAME.format(f)) for f in range(first, last + 1)]
+        files = [rw.frame_path(frames_dir, f) for f in range(first, last + 1)]
         missing = [f for f in files if not os.path.exists(f)]
         if missing:
             raise DepthAddonError(f"parallel render wrote {n - len(missing)} of {n} frames "

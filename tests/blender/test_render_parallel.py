@@ -73,6 +73,23 @@ def test_split_frames_covers_the_range_in_order():
         assert [f for a, b in r for f in range(a, b + 1)] == list(range(1, 32))
 
 
+def test_frame_orders_give_every_frame_to_someone_first():
+    from depth_addon.blender import render_worker as rw
+
+    for n, jobs in ((150, 2), (31, 3), (8, 4), (5, 2)):
+        orders = brender.frame_orders(1, n, jobs)
+        assert len(orders) == jobs
+        for order in orders:  # each process could render everything, each frame once
+            assert sorted(order) == list(range(1, n + 1))
+            assert rw.parse_order(rw.format_order(order)) == order
+        starts = [o[0] for o in orders]
+        assert starts == [a for a, _b in brender.split_frames(1, n, jobs)]
+    # own range upwards, then the other's from its far end: the two meet in the middle
+    assert brender.frame_orders(1, 10, 2) == [[1, 2, 3, 4, 5, 10, 9, 8, 7, 6],
+                                              [6, 7, 8, 9, 10, 5, 4, 3, 2, 1]]
+    assert rw.format_order([1, 2, 3, 9, 8, 7, 5]) == "1-3,9-7,5"
+
+
 def test_parallel_mp4_has_every_frame_in_order_like_one_process(tmp_path, empty_scene):
     scene = _build(tmp_path, empty_scene, frames=8)
     single, par = tmp_path / "single.mp4", tmp_path / "par.mp4"
@@ -134,7 +151,8 @@ def test_failing_helper_gives_a_clear_error_and_leaves_nothing(tmp_path, empty_s
         brender.render_animation(scene, str(out), "mp4", jobs=2)
     assert time.perf_counter() - t < 120  # an error, not a hang
     msg = str(e.value)
-    assert "helper render process for frames 4-6 failed" in msg and "bpy" in msg, msg
+    assert "helper render process" in msg and "starting at frame 4) failed" in msg, msg
+    assert "No module named 'bpy'" in msg, msg
     assert not out.exists() and _leftovers(tmp_path) == []
 
 
