@@ -203,7 +203,7 @@ _STEP_OF = {"load image": "load image", "build geometry": "geometry",
             "encode": "encode"}
 
 
-def timing_table(seconds: dict, total: float) -> str:
+def timing_table(seconds: dict, total: float, frames: int = 0, jobs: int = 0) -> str:
     """The -v report: one line per step, in pipeline order, and the total."""
     steps = {}
     for stage, sec in seconds.items():
@@ -211,6 +211,10 @@ def timing_table(seconds: dict, total: float) -> str:
         steps[step] = steps.get(step, 0.0) + sec
     order = ["load image", "depth", "geometry", "background", "scene build", "render", "encode"]
     lines = [f"  {k:<12} {steps[k]:7.2f} s" for k in order if k in steps]
+    if frames and "render" in steps:
+        i = [k for k in order if k in steps].index("render")
+        lines[i] += (f" ({frames} frames, {steps['render'] / frames:.3f} s per frame, "
+                     f"{jobs or 1} process{'es' if jobs > 1 else ''})")
     lines.append(f"  {'total':<12} {total:7.2f} s (command, after imports)")
     return "timings:\n" + "\n".join(lines)
 
@@ -302,6 +306,7 @@ def run(args: argparse.Namespace) -> str:
                               "--export-ply or --save-blend")
 
     progress = _Progress(args.quiet)
+    render_timings = {}
     t0 = time.perf_counter()
     try:
         from .core import pipeline
@@ -338,12 +343,14 @@ def run(args: argparse.Namespace) -> str:
                 os.makedirs(out, exist_ok=True)
             with _BlenderLogToDevNull():
                 brender.render_animation(scene, out, kind, progress=progress,
-                                         jobs=args.render_jobs)
+                                         jobs=args.render_jobs, timings=render_timings)
             written.insert(0, out)
     finally:
         progress.finish()
     if args.verbose:
-        print(timing_table(progress.seconds, time.perf_counter() - t0), file=sys.stderr)
+        print(timing_table(progress.seconds, time.perf_counter() - t0,
+                           frames=settings.n_frames if render else 0,
+                           jobs=render_timings.get("jobs", 0)), file=sys.stderr)
     wr, hr = result.render_size
     units = "m" if result.metric else "scene units"
     geo_txt = (f"{len(result.mesh.positions):,} vertices, {result.mesh.n_torn_cells:,} torn cells"

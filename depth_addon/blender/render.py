@@ -291,7 +291,8 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
             below :data:`PARALLEL_MIN_FRAMES` frames). More than one needs the bpy module
             (``sys.executable`` must import bpy) and background mode; otherwise, or with fewer
             than 2 frames per process, it renders in this process.
-        timings: if given, filled with seconds spent per step ("render", "encode").
+        timings: if given, filled with seconds spent per step ("render", "encode") and the
+            number of processes used ("jobs").
     Returns:
         list of written file paths.
     Raises:
@@ -313,7 +314,9 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
         progress("render", 0.0)
     init_gpu()
     if jobs > 1 and parallel_available():
+        timings["jobs"] = jobs
         return _render_parallel(scene, out, kind, jobs, progress, timings)
+    timings["jobs"] = 1
     t0 = time.perf_counter()
     files = _render_single(scene, out, kind, progress)
     timings["render"] = time.perf_counter() - t0
