@@ -640,6 +640,7 @@ def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, li
 
 def render_still(scene: "bpy.types.Scene", path: str, frame: int) -> str:
     """Render one frame to a PNG file at ``path`` (no handler involved)."""
+    init_gpu()
     scene.frame_set(frame)
     set_output(scene, path, "png")
     scene.render.use_file_extension = False

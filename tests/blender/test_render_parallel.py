@@ -100,7 +100,7 @@ def test_parallel_mp4_has_every_frame_in_order_like_one_process(tmp_path, empty_
     progress = []
     brender.render_animation(scene, str(par), "mp4", jobs=2, timings=t,
                              progress=lambda stage, f: progress.append((stage, f)))
-    assert set(t) == {"render", "encode"}
+    assert set(t) == {"render", "encode", "jobs"} and t["jobs"] == 2
     a, b = _video_frames(single), _video_frames(par)
     assert len(a) == len(b) == 8
     assert b[0].shape == (64, 96, 3)
