@@ -110,6 +110,9 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     a.add_argument("--focus-depth", type=float, metavar="Z",
                    help="depth the camera focuses on, scene units (metres for metric depth; "
                         "default: the scene's focus depth, where the camera move pivots)")
+    a.add_argument("--render-jobs", type=int, default=0, metavar="N",
+                   help="processes that render frame ranges in parallel (default 0 = one per CPU "
+                        "core, at most 4; 1 = render in this process only)")
     out = p.add_argument_group("output")
     out.add_argument("-o", "--output", help="OUT.mp4, or a folder for PNG frames "
                                             "(default: <image>_3d.mp4 / parallax.mp4)")
@@ -123,6 +126,9 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     out.add_argument("--no-render", action="store_true", help="build and export, do not render")
     out.add_argument("--overwrite", action="store_true", help="replace existing output files")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="print the time each step took (depth, geometry, background, scene "
+                          "build, render, encode)")
     from . import batch
     batch.add_arguments(p)
     return p
@@ -172,15 +178,27 @@ def _check_output(path: str, overwrite: bool):
 
 
 class _Progress:
-    """tqdm bars per stage on stderr (one line per stage when not a terminal)."""
+    """tqdm bars per stage on stderr (one line per stage when not a terminal); also measures how
+    long each stage took (:attr:`seconds`, stage name -> seconds, in the order first seen)."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.stage = None
         self.bar = None
+        self.seconds = {}
+        self._since = None
+
+    def _clock(self, stage: Optional[str]) -> None:
+        now = time.perf_counter()
+        if self.stage is not None and self._since is not None:
+            self.seconds[self.stage] = self.seconds.get(self.stage, 0.0) + now - self._since
+        self._since = now
 
     def __call__(self, stage: str, fraction: float) -> None:
+        if stage != self.stage:
+            self._clock(stage)
         if self.quiet:
+            self.stage = stage
             return
         if stage != self.stage:
             self.close()
@@ -197,6 +215,34 @@ class _Progress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+    def finish(self) -> None:
+        """Stop the clock of the current stage."""
+        self._clock(None)
+        self.stage = None
+        self.close()
+
+
+#: -v groups the pipeline's stages under these names (stereo / model stages count as depth)
+_STEP_OF = {"load image": "load image", "build geometry": "geometry",
+            "fill background": "background", "build scene": "scene build", "render": "render",
+            "encode": "encode"}
+
+
+def timing_table(seconds: dict, total: float, frames: int = 0, jobs: int = 0) -> str:
+    """The -v report: one line per step, in pipeline order, and the total."""
+    steps = {}
+    for stage, sec in seconds.items():
+        step = _STEP_OF.get(stage, "depth")
+        steps[step] = steps.get(step, 0.0) + sec
+    order = ["load image", "depth", "geometry", "background", "scene build", "render", "encode"]
+    lines = [f"  {k:<12} {steps[k]:7.2f} s" for k in order if k in steps]
+    if frames and "render" in steps:
+        i = [k for k in order if k in steps].index("render")
+        lines[i] += (f" ({frames} frames, {steps['render'] / frames:.3f} s per frame, "
+                     f"{jobs or 1} process{'es' if jobs > 1 else ''})")
+    lines.append(f"  {'total':<12} {total:7.2f} s (command, after imports)")
+    return "timings:\n" + "\n".join(lines)
 
 
 class _BlenderLogToDevNull:
@@ -289,11 +335,14 @@ def run(args: argparse.Namespace) -> str:
                                                     ".blend file")
     if ply_out and settings.mode != "points":
         raise DepthAddonError("--export-ply needs --mode points")
+    if args.render_jobs < 0:
+        raise DepthAddonError(f"--render-jobs must be 0 (auto) or more, got {args.render_jobs}")
     if not (render or depth_out or normals_out or ply_out or blend_out):
         raise DepthAddonError("--no-render given but nothing to export: add --export-depth, "
                               "--export-normals, --export-ply or --save-blend")
 
     progress = _Progress(args.quiet)
+    render_timings = {}
     t0 = time.perf_counter()
     try:
         from .core import pipeline
@@ -328,15 +377,19 @@ def run(args: argparse.Namespace) -> str:
             bpy.ops.wm.save_as_mainfile(filepath=blend_out, copy=True)
             written.append(blend_out)
         if render:
-            import bpy
             from .blender import render as brender
             if kind == "png":
                 os.makedirs(out, exist_ok=True)
             with _BlenderLogToDevNull():
-                brender.render_animation(scene, out, kind, progress=progress)
+                brender.render_animation(scene, out, kind, progress=progress,
+                                         jobs=args.render_jobs, timings=render_timings)
             written.insert(0, out)
     finally:
-        progress.close()
+        progress.finish()
+    if args.verbose:
+        print(timing_table(progress.seconds, time.perf_counter() - t0,
+                           frames=settings.n_frames if render else 0,
+                           jobs=render_timings.get("jobs", 0)), file=sys.stderr)
     wr, hr = result.render_size
     units = "m" if result.metric else "scene units"
     geo_txt = (f"{len(result.mesh.positions):,} vertices, {result.mesh.n_torn_cells:,} torn cells"

@@ -5,14 +5,24 @@
   (4.2 has no media_type).
 - Frame progress comes from a ``render_write`` handler that is always removed again (bpy 4.2
   segfaults at exit when a Python handler is left after rendering).
+- Anti-aliasing (Workbench): the compositor's Anti-Aliasing node (SMAA) on 5.x, FXAA on 4.2 (see
+  :func:`set_antialiasing` for the measurements).
+- Parallel rendering (:func:`render_animation` with ``jobs`` > 1, the bpy module only): the scene
+  is saved to a temporary .blend, ``jobs - 1`` helper processes (:mod:`.render_worker`) render
+  frame ranges to PNG while this process renders the first range, then Blender's own FFmpeg
+  output encodes the PNG sequence (a sequencer image strip in a temporary scene) to one MP4.
 FFmpeg ships inside Blender/bpy; no system ffmpeg is needed.
 """
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from typing import Callable, Optional
 
 import bpy
@@ -20,6 +30,20 @@ import bpy
 from ..core.errors import Cancelled, DepthAddonError
 
 ENGINES = ("workbench", "eevee", "cycles")
+#: most helper processes a render starts (each holds a copy of the scene and a GL context)
+MAX_JOBS = 4
+#: the compositor node group :func:`set_antialiasing` adds (tagged as generated)
+AA_GROUP_NAME = "3D Photo anti-aliasing"
+#: an automatic job count (jobs=0) renders in one process below this many frames: starting a
+#: helper (import bpy, open the scene, first GL context) costs ~1 s, more than it saves then
+PARALLEL_MIN_FRAMES = 48
+#: seconds a parallel render waits without a new frame before it gives up on a helper
+STALL_TIMEOUT_S = 600.0
+
+
+def default_jobs() -> int:
+    """Processes a render uses by default: one per CPU core, at most :data:`MAX_JOBS`."""
+    return max(1, min(os.cpu_count() or 1, MAX_JOBS))
 
 
 def engine_id(engine: str) -> str:
@@ -62,9 +86,7 @@ def configure(scene: "bpy.types.Scene", *, engine: str, width: int, height: int,
     sh = scene.display.shading
     sh.light = "FLAT"
     sh.color_type = "TEXTURE"
-    # anti-aliasing: measured per 740x500 frame here: 8 samples ~1.1-1.9 s, FXAA ~0.5-0.8 s, off ~0.2 s;
-    # the texture is filtered anyway, so FXAA only has to smooth silhouettes at tears
-    scene.display.render_aa = "FXAA"
+    set_antialiasing(scene, engine)
     if engine == "cycles":
         scene.cycles.samples = samples
         scene.cycles.use_denoising = False
@@ -72,6 +94,53 @@ def configure(scene: "bpy.types.Scene", *, engine: str, width: int, height: int,
         scene.render.use_persistent_data = True
     elif engine == "eevee":
         scene.eevee.taa_render_samples = samples
+
+
+def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
+    """Anti-alias the silhouettes at tears as cheaply as Blender allows; returns the method used.
+
+    The photo's texture is filtered anyway: only the tear silhouettes need smoothing. Measured on
+    llvmpipe (2 cores), a 1280x720 Workbench frame of the motorcycle example, PSNR of the pixels
+    within 2 px of a depth jump against an 8-sample render of the same frame: no AA 28.2 dB
+    (150 ms), Workbench FXAA 30.6 dB (+150 ms), the compositor's Anti-Aliasing node (SMAA,
+    threshold 0.05) 30.6 dB (+55 ms), 5 samples 36.6 dB (+600 ms). So on 5.x Workbench renders
+    with AA off and an "3D Photo anti-aliasing" compositor group (Render Layers -> Anti-Aliasing)
+    smooths the result. The group is only installed when the scene has no compositor of its own
+    (a user's node group is never replaced: Workbench FXAA is used then), and on 4.2 (whose
+    compositor is the scene's own node tree) FXAA stays. EEVEE and Cycles anti-alias with their
+    samples: the group is removed for them.
+
+    Returns:
+        'smaa', 'fxaa' or 'samples'.
+    """
+    from .mesh import GENERATED_KEY
+
+    group = getattr(scene, "compositing_node_group", False)  # False: 4.x API (no such property)
+    ours = group is not False and group is not None and bool(group.get(GENERATED_KEY))
+    if engine != "workbench":
+        if ours:
+            scene.compositing_node_group = None
+        return "samples"
+    if group is False or (group is not None and not ours):
+        scene.display.render_aa = "FXAA"
+        return "fxaa"
+    scene.display.render_aa = "OFF"
+    if not ours:
+        group = bpy.data.node_groups.get(AA_GROUP_NAME)
+        if group is None or not group.get(GENERATED_KEY):
+            group = bpy.data.node_groups.new(AA_GROUP_NAME, "CompositorNodeTree")
+            group[GENERATED_KEY] = True
+            group.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+            out = group.nodes.new("NodeGroupOutput")
+            layers = group.nodes.new("CompositorNodeRLayers")
+            aa = group.nodes.new("CompositorNodeAntiAliasing")
+            aa.inputs["Threshold"].default_value = 0.05
+            layers.location, aa.location, out.location = (-300, 0), (0, 0), (250, 0)
+            group.links.new(layers.outputs["Image"], aa.inputs["Image"])
+            group.links.new(aa.outputs["Image"], out.inputs[0])
+        scene.compositing_node_group = group
+    scene.render.use_compositing = True
+    return "smaa"
 
 
 def set_black_world(world: "bpy.types.World") -> None:
@@ -125,8 +194,89 @@ def set_output(scene: "bpy.types.Scene", path: str, kind: str) -> None:
     scene.render.use_file_extension = True
 
 
+class _QuietGLProbe:
+    """Drop the ``EGL Error (0x3009): EGL_BAD_MATCH`` lines Blender prints on a render that works.
+
+    Where they come from: headless Blender (GHOST_SystemHeadless::createOffscreenContext) asks EGL
+    for an OpenGL 4.6 core context first and steps down (4.5, 4.4 …) until one is created; every
+    refused version is printed by GHOST_ContextEGL's error check as EGL_BAD_MATCH. Mesa's llvmpipe
+    (22.3, Debian 12) offers 4.5, so each of the three offscreen contexts the first render creates
+    prints one line (``MESA_GL_VERSION_OVERRIDE=4.4`` makes it six, ``=4.6`` none -- but claiming
+    a version the driver does not implement is worse than a noisy log). The lines cannot be
+    switched off from Python, so the first GPU use of the process (:func:`init_gpu`) runs with C's
+    stderr (fd 2) sent to a temporary file, and everything in it except exactly these lines is
+    written back to stderr.
+    """
+
+    LINE = re.compile(r"^EGL Error \(0x3009\): EGL_BAD_MATCH\b")
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self._file = tempfile.TemporaryFile()
+        try:
+            self._saved = os.dup(2)
+            os.dup2(self._file.fileno(), 2)
+        except OSError:
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            sys.stderr.flush()
+            os.dup2(self._saved, 2)
+            os.close(self._saved)
+            self._file.seek(0)
+            text = self._file.read().decode("utf-8", "replace")
+            kept = [ln for ln in text.splitlines(keepends=True) if not self.LINE.match(ln)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+        self._file.close()
+        return False
+
+
+_gpu_ready = []
+
+
+def init_gpu() -> None:
+    """Create Blender's GPU contexts now, with a 4x4 Workbench render of an empty temporary
+    scene (~0.1 s), hiding the harmless EGL probe lines (:class:`_QuietGLProbe`). Only in
+    background mode (the UI has its contexts already); once per process."""
+    if _gpu_ready or not bpy.app.background:
+        return
+    _gpu_ready.append(True)
+    sc = bpy.data.scenes.new(".depth3d gpu init")
+    cam = bpy.data.cameras.new(".depth3d gpu init")
+    ob = bpy.data.objects.new(".depth3d gpu init", cam)
+    try:
+        sc.collection.objects.link(ob)
+        sc.camera = ob
+        sc.render.engine = "BLENDER_WORKBENCH"
+        sc.render.resolution_x = sc.render.resolution_y = 4
+        with _QuietGLProbe():
+            bpy.ops.render.render(write_still=False, scene=sc.name)
+    except RuntimeError:
+        pass  # a real render reports its own error
+    finally:
+        bpy.data.objects.remove(ob)
+        bpy.data.cameras.remove(cam)
+        bpy.data.scenes.remove(sc)
+
+
+def _render_size(scene):
+    r = scene.render
+    return (r.resolution_x * r.resolution_percentage // 100,
+            r.resolution_y * r.resolution_percentage // 100)
+
+
+def _blender_error(exc: RuntimeError) -> DepthAddonError:
+    msg = str(exc).replace("Error: ", "").strip().splitlines()
+    return DepthAddonError(f"Blender could not render: {msg[0] if msg else exc}")
+
+
 def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
-                     progress: Optional[Callable[[str, float], None]] = None) -> list:
+                     progress: Optional[Callable[[str, float], None]] = None,
+                     jobs: int = 1, timings: Optional[dict] = None) -> list:
     """Render the scene's frame range to an MP4 file or a folder of PNG frames.
 
     The video is written under a temporary name in the target folder and renamed when complete,
@@ -135,18 +285,53 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     Args:
         out: for 'mp4' the file path; for 'png' an existing folder (frames frame_0001.png ...).
         kind: 'mp4' or 'png'.
-        progress: called as progress("render", fraction) after each written frame.
+        progress: called as progress("render", fraction) after each written frame (in a parallel
+            render: frames written by all processes), then progress("encode", fraction).
+        jobs: processes to render with (1: this process only; 0: :func:`default_jobs`, or 1
+            below :data:`PARALLEL_MIN_FRAMES` frames). More than one needs the bpy module
+            (``sys.executable`` must import bpy) and background mode; otherwise, or with fewer
+            than 2 frames per process, it renders in this process.
+        timings: if given, filled with seconds spent per step ("render", "encode") and the
+            number of processes used ("jobs").
     Returns:
         list of written file paths.
     Raises:
-        DepthAddonError: if Blender wrote nothing; Cancelled if progress raised it.
+        DepthAddonError: if Blender wrote nothing or a helper process failed; Cancelled if
+        progress raised it (helper processes are stopped first).
     """
     n = scene.frame_end - scene.frame_start + 1
-    r = scene.render
-    w, h = r.resolution_x * r.resolution_percentage // 100, r.resolution_y * r.resolution_percentage // 100
+    w, h = _render_size(scene)
     if kind == "mp4" and (w % 2 or h % 2):
         raise DepthAddonError(f"H.264 video needs an even width and height, the render is {w}x{h}; "
                               "change the resolution or its percentage")
+    timings = timings if timings is not None else {}
+    auto = not jobs or jobs < 0
+    jobs = default_jobs() if auto else int(jobs)
+    if auto and n < PARALLEL_MIN_FRAMES:
+        jobs = 1
+    jobs = max(1, min(jobs, MAX_JOBS, n // 2))
+    if progress is not None:
+        progress("render", 0.0)
+    init_gpu()
+    if jobs > 1 and parallel_available():
+        timings["jobs"] = jobs
+        return _render_parallel(scene, out, kind, jobs, progress, timings)
+    timings["jobs"] = 1
+    t0 = time.perf_counter()
+    files = _render_single(scene, out, kind, progress)
+    timings["render"] = time.perf_counter() - t0
+    return files
+
+
+def parallel_available() -> bool:
+    """True when helper processes can render: background mode in the bpy module, whose Python
+    (``sys.executable``) imports bpy. Inside a Blender executable (``bpy.app.binary_path`` set)
+    sys.executable is Blender's own Python without bpy: rendering stays in one process there."""
+    return bool(bpy.app.background) and not bpy.app.binary_path and bool(sys.executable)
+
+
+def _render_single(scene, out: str, kind: str, progress) -> list:
+    n = scene.frame_end - scene.frame_start + 1
     done = [0]
     cancelled = []
 
@@ -172,12 +357,13 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     except RuntimeError as exc:  # Blender reports render errors as RuntimeError("Error: …")
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
-        msg = str(exc).replace("Error: ", "").strip().splitlines()[0]
-        raise DepthAddonError(f"Blender could not render: {msg}") from None
+        raise _blender_error(exc) from None
     finally:
         bpy.app.handlers.render_write.remove(on_write)
         scene.render.filepath = user_path
     if cancelled:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
         raise cancelled[0]
     if kind == "mp4":
         written = sorted(glob.glob(os.path.join(tmpdir, "video_*")))
@@ -193,8 +379,268 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     return files
 
 
+def split_frames(first: int, last: int, jobs: int) -> list:
+    """``jobs`` contiguous ranges (a, b) covering first..last, sizes differing by at most one."""
+    n = last - first + 1
+    jobs = max(1, min(jobs, n))
+    size, extra = divmod(n, jobs)
+    ranges, a = [], first
+    for i in range(jobs):
+        b = a + size + (1 if i < extra else 0) - 1
+        ranges.append((a, b))
+        a = b + 1
+    return ranges
+
+
+def frame_orders(first: int, last: int, jobs: int) -> list:
+    """The order in which each of ``jobs`` processes goes through the frames: process p renders
+    its own contiguous range (:func:`split_frames`) upwards, then the other ranges downwards from
+    their ends (p+1, p+2, … wrapping), so when it runs out of work it takes frames from the far
+    end of someone else's range without meeting them head-on; claims (render_worker.claim) make
+    sure each frame is rendered once."""
+    ranges = split_frames(first, last, jobs)
+    orders = []
+    for p in range(len(ranges)):
+        a, b = ranges[p]
+        order = list(range(a, b + 1))
+        for q in range(1, len(ranges)):
+            c, d = ranges[(p + q) % len(ranges)]
+            order.extend(range(d, c - 1, -1))
+        orders.append(order)
+    return orders
+
+
+class _Worker:
+    """One helper process rendering frames to PNG (see :mod:`.render_worker`)."""
+
+    def __init__(self, blend: str, scene_name: str, order: list, frames_dir: str, log: str,
+                 compression: int = 0):
+        from . import render_worker as rw
+
+        self.first_frames = order[:1]
+        self.log = log
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "render_worker.py")
+        cmd = [sys.executable, script, blend, scene_name, rw.format_order(order), frames_dir,
+               str(int(compression))]
+        self._log = open(log, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
+                                     stderr=subprocess.STDOUT, cwd=os.path.dirname(blend))
+
+    def failed(self) -> Optional[str]:
+        """None while running or after success; else what went wrong (from its log)."""
+        code = self.proc.poll()
+        if code is None or code == 0:
+            return None
+        self._log.flush()
+        try:
+            with open(self.log, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        from .render_worker import ERROR_TAG
+        tagged = [ln[len(ERROR_TAG):].strip() for ln in text.splitlines() if ln.startswith(ERROR_TAG)]
+        if tagged:
+            why = tagged[-1]
+        else:
+            tail = [ln for ln in text.splitlines() if ln.strip()][-3:]
+            why = f"exit code {code}" + (": " + " | ".join(tail) if tail else "")
+        return (f"helper render process (pid {self.proc.pid}, starting at frame "
+                f"{self.first_frames[0]}) failed: {why}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        self._log.close()
+
+
+def _count_frames(folder: str) -> int:
+    try:
+        return sum(1 for e in os.scandir(folder) if e.name.startswith("frame_") and e.name.endswith(".png"))
+    except OSError:
+        return 0
+
+
+def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: dict) -> list:
+    """See :func:`render_animation`: frames shared out among ``jobs`` processes (PNG), then one
+    encode."""
+    from . import render_worker as rw
+
+    first, last = scene.frame_start, scene.frame_end
+    n = last - first + 1
+    out = os.path.abspath(out)
+    # frames go to a temporary folder on the output's file system (PNG: renamed into place)
+    parent = os.path.dirname(out) if kind == "mp4" else out
+    work = tempfile.mkdtemp(prefix=".depth3d-", dir=parent)
+    frames_dir = os.path.join(work, "frames")
+    os.makedirs(frames_dir)
+    user = (scene.render.filepath, scene.render.use_file_extension, scene.frame_current)
+    isf = scene.render.image_settings
+    # restored afterwards (this process renders PNG stills); media_type first, as it resets the rest
+    user_isf = [(k, getattr(isf, k)) for k in ("media_type", "file_format", "color_mode",
+                                               "color_depth", "compression") if hasattr(isf, k)]
+    workers = []
+    t0 = time.perf_counter()
+    try:
+        blend = os.path.join(work, "scene.blend")
+        # the scene and everything it uses (packed images, world, compositor group), quietly:
+        # save_as_mainfile would print "Info: Saved copy …" on stdout and write the whole file
+        bpy.data.libraries.write(blend, {scene}, compress=False)
+        orders = frame_orders(first, last, jobs)
+        # PNG compression: 0 for frames that are only encoded (1280x720: 44 ms per frame, 100 ms
+        # at Blender's default 15); the user's PNG frames keep the default size
+        compression = 0 if kind == "mp4" else 15
+        for i, order in enumerate(orders[1:], 1):
+            workers.append(_Worker(blend, scene.name, order, frames_dir,
+                                   os.path.join(work, f"worker{i}.log"), compression))
+
+        def check():
+            for wk in workers:
+                why = wk.failed()
+                if why:
+                    raise DepthAddonError(why)
+
+        def report():
+            if progress is not None:
+                progress("render", _count_frames(frames_dir) / n)
+
+        def between_frames():
+            check()
+            report()
+
+        rw.setup_png(scene, compression)
+        try:
+            rw.render_frames(scene, orders[0], frames_dir, on_frame=between_frames)
+        except RuntimeError as exc:
+            raise _blender_error(exc) from None
+        last_count, last_change = -1, time.perf_counter()
+        while any(wk.proc.poll() is None for wk in workers):
+            check()
+            count = _count_frames(frames_dir)
+            if count != last_count:
+                last_count, last_change = count, time.perf_counter()
+                report()
+            elif time.perf_counter() - last_change > STALL_TIMEOUT_S:
+                raise DepthAddonError(f"helper render processes wrote no frame for "
+                                      f"{STALL_TIMEOUT_S:.0f} s; stopped them")
+            time.sleep(0.05)
+        check()
+        report()
+        files = [rw.frame_path(frames_dir, f) for f in range(first, last + 1)]
+        missing = [f for f in files if not os.path.exists(f)]
+        if missing:
+            raise DepthAddonError(f"parallel render wrote {n - len(missing)} of {n} frames "
+                                  f"(missing {os.path.basename(missing[0])} …)")
+        timings["render"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        if kind == "mp4":
+            if progress is not None:
+                progress("encode", 0.0)
+            tmp_video = os.path.join(work, "video.mp4")
+            encode_frames(files, tmp_video, fps=scene.render.fps, fps_base=scene.render.fps_base,
+                          like=scene, progress=progress)
+            os.replace(tmp_video, out)
+            result = [out]
+        else:
+            result = []
+            for f in files:
+                dst = os.path.join(out, os.path.basename(f))
+                os.replace(f, dst)
+                result.append(dst)
+        timings["encode"] = time.perf_counter() - t1
+        return result
+    finally:
+        for wk in workers:
+            wk.stop()
+        for k, v in user_isf:
+            try:
+                setattr(isf, k, v)
+            except (TypeError, ValueError):  # e.g. a colour depth the restored format lacks
+                pass
+        scene.render.filepath, scene.render.use_file_extension = user[0], user[1]
+        if scene.frame_current != user[2]:
+            scene.frame_set(user[2])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, like=None,
+                  progress: Optional[Callable[[str, float], None]] = None) -> str:
+    """Encode PNG frames (one folder, sRGB, in order) to an H.264 MP4 with Blender's own FFmpeg
+    output: a temporary scene whose sequencer holds one image strip of ``files``, rendered with
+    the 'Standard' view transform so the pixels pass through unchanged. Returns ``path``."""
+    if not files:
+        raise DepthAddonError("no frames to encode")
+    folder = os.path.dirname(files[0])
+    probe = bpy.data.images.load(files[0], check_existing=False)
+    try:
+        w, h = probe.size
+    finally:
+        bpy.data.images.remove(probe)
+    enc = bpy.data.scenes.new(".depth3d encode")
+    done = [0]
+    cancelled = []
+
+    def on_write(sc, *_args):
+        if sc != enc:
+            return
+        done[0] += 1
+        if progress is not None and not cancelled:
+            try:
+                progress("encode", done[0] / len(files))
+            except Cancelled as exc:
+                cancelled.append(exc)
+
+    try:
+        r = enc.render
+        r.resolution_x, r.resolution_y, r.resolution_percentage = int(w), int(h), 100
+        r.pixel_aspect_x = r.pixel_aspect_y = 1.0
+        r.fps, r.fps_base = int(fps), float(fps_base)
+        enc.frame_start, enc.frame_end = 1, len(files)
+        if like is not None:
+            enc.display_settings.display_device = like.display_settings.display_device
+        enc.view_settings.view_transform = "Standard"
+        enc.view_settings.look = "None"
+        enc.view_settings.exposure = 0.0
+        enc.view_settings.gamma = 1.0
+        enc.sequencer_colorspace_settings.name = "sRGB"
+        r.use_sequencer = True
+        r.use_compositing = False
+        ed = enc.sequence_editor_create()
+        strips = ed.strips if hasattr(ed, "strips") else ed.sequences  # 5.0 / 4.2
+        strip = strips.new_image("frames", files[0], channel=1, frame_start=1)
+        for f in files[1:]:
+            if os.path.dirname(f) != folder:
+                raise DepthAddonError("encode_frames needs all frames in one folder")
+            strip.elements.append(os.path.basename(f))
+        strip.colorspace_settings.name = "sRGB"
+        set_output(enc, os.path.join(os.path.dirname(path), ".encode_"), "mp4")
+        # measured for 150 PNG frames at 640x360: GOOD 16-17 ms per frame, REALTIME 6 ms (the file
+        # 12 % larger at the same CRF); this pass is serial, after the parallel render
+        r.ffmpeg.ffmpeg_preset = "REALTIME"
+        bpy.app.handlers.render_write.append(on_write)
+        try:
+            bpy.ops.render.render(animation=True, scene=enc.name)
+        except RuntimeError as exc:
+            raise _blender_error(exc) from None
+        finally:
+            bpy.app.handlers.render_write.remove(on_write)
+        written = sorted(glob.glob(os.path.join(os.path.dirname(path), ".encode_*")))
+        if not written:
+            raise DepthAddonError("Blender encoded no video file (is FFmpeg available in this build?)")
+        os.replace(written[0], path)
+    finally:
+        bpy.data.scenes.remove(enc)
+    if cancelled:
+        raise cancelled[0]
+    return path
+
+
 def render_still(scene: "bpy.types.Scene", path: str, frame: int) -> str:
     """Render one frame to a PNG file at ``path`` (no handler involved)."""
+    init_gpu()
     scene.frame_set(frame)
     set_output(scene, path, "png")
     scene.render.use_file_extension = False

@@ -1,0 +1,127 @@
+"""Helper process of a parallel render: render frames of a saved scene to PNG files.
+
+Started by :func:`depth_addon.blender.render._render_parallel` as
+
+    python render_worker.py SCENE.blend SCENE_NAME ORDER OUT_DIR [PNG_COMPRESSION]
+
+with the Python that runs the bpy module (``sys.executable``). It imports nothing but bpy (so it
+works wherever the add-on package is installed, under any package name), opens the .blend and
+renders scene SCENE_NAME, with that scene's own settings, frame by frame in ORDER (ranges such
+as ``76-150,75-1``; a range may run downwards) to ``OUT_DIR/frame_0001.png`` … (PNG compression 0
+by default: an intermediate the parent encodes). Every process of a render (the parent too) first
+*claims* a frame by creating ``OUT_DIR/frame_0001.claim`` exclusively and skips frames someone
+else claimed, so the processes share the frames out among themselves whatever their speed (the
+parent starts at once, helpers start ~1 s later; another program may slow one of them down).
+Exits 0 when every frame in ORDER is rendered or claimed by another process. On any failure it
+prints one line ``depth3d-worker-error: …`` to stderr and exits 3, which the parent turns into a
+DepthAddonError.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+ERROR_TAG = "depth3d-worker-error:"
+
+
+def parse_order(text: str) -> list:
+    """'1-3,9-7,5' -> [1, 2, 3, 9, 8, 7, 5]."""
+    frames = []
+    for part in text.split(","):
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        a, b = int(a), int(b or a)
+        frames.extend(range(a, b + 1) if a <= b else range(a, b - 1, -1))
+    return frames
+
+
+def format_order(frames) -> str:
+    """Inverse of :func:`parse_order` (runs of consecutive frames, up or down, as ranges)."""
+    frames = list(frames)
+    parts, i = [], 0
+    while i < len(frames):
+        j = i
+        step = frames[i + 1] - frames[i] if i + 1 < len(frames) else 1
+        if step not in (1, -1):
+            step = 1
+        while j + 1 < len(frames) and frames[j + 1] - frames[j] == step:
+            j += 1
+        parts.append(str(frames[i]) if i == j else f"{frames[i]}-{frames[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def frame_path(out_dir: str, frame: int, ext: str = ".png") -> str:
+    return os.path.join(out_dir, f"frame_{frame:04d}{ext}")
+
+
+def claim(out_dir: str, frame: int) -> bool:
+    """Claim ``frame`` for this process (atomic: O_CREAT | O_EXCL); False if already claimed."""
+    try:
+        fd = os.open(frame_path(out_dir, frame, ".claim"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
+def render_frames(scene, frames, out_dir: str, on_frame=None) -> int:
+    """Render the unclaimed ones of ``frames`` of ``scene`` (whose output is set to PNG) as
+    stills; ``on_frame()`` is called after each (it may raise to stop). Returns frames rendered."""
+    import bpy
+
+    scene.render.use_file_extension = False
+    done = 0
+    for f in frames:
+        if on_frame is not None:
+            on_frame()
+        if not claim(out_dir, f):
+            continue
+        scene.frame_set(f)
+        scene.render.filepath = frame_path(out_dir, f)
+        bpy.ops.render.render(write_still=True, scene=scene.name)
+        done += 1
+    return done
+
+
+def setup_png(scene, compression: int) -> None:
+    isf = scene.render.image_settings
+    if hasattr(isf, "media_type"):  # 5.0+
+        isf.media_type = "IMAGE"
+    isf.file_format = "PNG"
+    isf.color_mode = "RGB"
+    isf.color_depth = "8"
+    isf.compression = int(compression)  # 1280x720: 44 ms per frame at 0, 100 ms at 15
+
+
+def main(argv) -> int:
+    try:
+        blend, scene_name, order, out_dir = argv[:4]
+        compression = int(argv[4]) if len(argv) > 4 else 0
+        import bpy
+
+        bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False)
+        scene = bpy.data.scenes.get(scene_name)
+        if scene is None:
+            raise RuntimeError(f"no scene {scene_name!r} in {blend}")
+        win = getattr(bpy.context, "window", None)
+        if win is not None:
+            win.scene = scene
+        setup_png(scene, compression)
+        render_frames(scene, parse_order(order), out_dir)
+    except BaseException as exc:  # noqa: BLE001 -- reported to the parent as one line
+        msg = str(exc).replace("Error: ", "").strip().splitlines()
+        print(f"{ERROR_TAG} {type(exc).__name__}: {msg[0] if msg else ''}", file=sys.stderr,
+              flush=True)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    # We add no bpy handlers (bpy 4.2 segfaults at exit with handlers left). os._exit skips bpy's
+    # atexit teardown, which costs time and can only add noise to the parent's log.
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

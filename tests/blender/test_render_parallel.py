@@ -1,0 +1,218 @@
+"""Parallel rendering (helper processes + one encode), anti-aliasing setup, and the CLI's -v and
+quiet GPU start -- with the real bpy module and real helper processes (no mocks)."""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import bpy
+
+from depth_addon.blender import render as brender
+from depth_addon.blender import scene as bscene
+from depth_addon.core import pipeline
+from depth_addon.core.errors import Cancelled, DepthAddonError
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _build(tmp_path, scene, frames=8, size=(96, 64)):
+    """A near red box before a far textured wall; a circle move with visible parallax."""
+    H, W = 60, 90
+    rng = np.random.default_rng(3)
+    rgb = rng.random((H, W, 3)).astype(np.float32)
+    rgb[:, : W // 2] = (0.8, 0.1, 0.1)
+    Z = np.full((H, W), 4.0, np.float32)
+    Z[:, : W // 2] = 2.0
+    np.save(tmp_path / "depth.npy", Z)
+    s = pipeline.Settings(depth_kind="metric", amount=2.0, seconds=frames, fps=1, resolution=size,
+                          engine="workbench", step=1, fov_deg=60.0)
+    res = pipeline.run(rgb, depth=str(tmp_path / "depth.npy"), settings=s)
+    bscene.build(res, scene=scene)
+    return scene
+
+
+def _leftovers(*folders):
+    return [str(p) for f in folders for p in pathlib.Path(f).iterdir() if p.name.startswith(".depth3d-")]
+
+
+def _video_frames(path):
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    assert cap.isOpened()
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f.astype(np.float32))
+    cap.release()
+    return frames
+
+
+def _png_frames(folder):
+    from PIL import Image
+
+    files = sorted(pathlib.Path(folder).glob("frame_*.png"))
+    return [f.name for f in files], [np.asarray(Image.open(f).convert("RGB")).astype(np.float32)
+                                     for f in files]
+
+
+def test_split_frames_covers_the_range_in_order():
+    assert brender.split_frames(1, 150, 2) == [(1, 75), (76, 150)]
+    assert brender.split_frames(1, 10, 3) == [(1, 4), (5, 7), (8, 10)]
+    assert brender.split_frames(5, 6, 4) == [(5, 5), (6, 6)]
+    for jobs in (1, 2, 3, 4):
+        r = brender.split_frames(1, 31, jobs)
+        assert [f for a, b in r for f in range(a, b + 1)] == list(range(1, 32))
+
+
+def test_frame_orders_give_every_frame_to_someone_first():
+    from depth_addon.blender import render_worker as rw
+
+    for n, jobs in ((150, 2), (31, 3), (8, 4), (5, 2)):
+        orders = brender.frame_orders(1, n, jobs)
+        assert len(orders) == jobs
+        for order in orders:  # each process could render everything, each frame once
+            assert sorted(order) == list(range(1, n + 1))
+            assert rw.parse_order(rw.format_order(order)) == order
+        starts = [o[0] for o in orders]
+        assert starts == [a for a, _b in brender.split_frames(1, n, jobs)]
+    # own range upwards, then the other's from its far end: the two meet in the middle
+    assert brender.frame_orders(1, 10, 2) == [[1, 2, 3, 4, 5, 10, 9, 8, 7, 6],
+                                              [6, 7, 8, 9, 10, 5, 4, 3, 2, 1]]
+    assert rw.format_order([1, 2, 3, 9, 8, 7, 5]) == "1-3,9-7,5"
+
+
+def test_parallel_mp4_has_every_frame_in_order_like_one_process(tmp_path, empty_scene):
+    scene = _build(tmp_path, empty_scene, frames=8)
+    single, par = tmp_path / "single.mp4", tmp_path / "par.mp4"
+    scene.render.filepath = "//mine_"
+    frame = scene.frame_current
+    t = {}
+    brender.render_animation(scene, str(single), "mp4", jobs=1)
+    progress = []
+    brender.render_animation(scene, str(par), "mp4", jobs=2, timings=t,
+                             progress=lambda stage, f: progress.append((stage, f)))
+    assert set(t) == {"render", "encode", "jobs"} and t["jobs"] == 2
+    a, b = _video_frames(single), _video_frames(par)
+    assert len(a) == len(b) == 8
+    assert b[0].shape == (64, 96, 3)
+    # frame i of the joined video is frame i of the one-process video (H.264 noise only) …
+    for i, f in enumerate(b):
+        diffs = [np.abs(f - g).mean() for g in a]
+        assert int(np.argmin(diffs)) == i, (i, diffs)
+        assert diffs[i] < 4.0, (i, diffs)
+    # … and the move is visible (consecutive frames differ)
+    assert min(np.abs(b[i] - b[i + 1]).mean() for i in range(7)) > 1.0
+    # progress counted frames of both processes up to 1, then the encode
+    renders = [f for s, f in progress if s == "render"]
+    assert renders[0] == 0.0 and renders[-1] == 1.0 and renders == sorted(renders)
+    assert [s for s, _ in progress][-1] == "encode" and progress[-1][1] == 1.0
+    assert _leftovers(tmp_path) == []
+    assert scene.render.filepath == "//mine_" and scene.frame_current == frame  # restored
+    assert scene.render.image_settings.file_format == "FFMPEG"  # as the one-process render left it
+
+
+def test_parallel_png_folder_equals_one_process(tmp_path, empty_scene):
+    scene = _build(tmp_path, empty_scene, frames=6)
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    f1 = brender.render_animation(scene, str(one), "png", jobs=1)
+    f2 = brender.render_animation(scene, str(two), "png", jobs=3)
+    assert [os.path.basename(f) for f in f2] == [f"frame_{i:04d}.png" for i in range(1, 7)]
+    assert len(f1) == 6
+    n1, a = _png_frames(one)
+    n2, b = _png_frames(two)
+    assert n1 == n2 and len(b) == 6
+    for x, y in zip(a, b):  # same renderer, same scene, other process: the same pixels
+        assert np.abs(x - y).max() <= 2
+    assert sorted(os.listdir(two)) == n2  # nothing else in the user's folder
+    assert _leftovers(tmp_path, one, two) == []
+
+
+def test_failing_helper_gives_a_clear_error_and_leaves_nothing(tmp_path, empty_scene, monkeypatch):
+    scene = _build(tmp_path, empty_scene, frames=6)
+    # a real helper process that cannot work: a Python without the bpy module
+    python = shutil.which("python3") or "/usr/bin/python3"
+    if subprocess.run([python, "-c", "import bpy"], capture_output=True).returncode == 0:
+        pytest.skip("the system python3 imports bpy")
+    monkeypatch.setattr(sys, "executable", python)
+    out = tmp_path / "out.mp4"
+    t = time.perf_counter()
+    with pytest.raises(DepthAddonError) as e:
+        brender.render_animation(scene, str(out), "mp4", jobs=2)
+    assert time.perf_counter() - t < 120  # an error, not a hang
+    msg = str(e.value)
+    assert "helper render process" in msg and "starting at frame 4) failed" in msg, msg
+    assert "No module named 'bpy'" in msg, msg
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_cancel_stops_the_helpers(tmp_path, empty_scene):
+    scene = _build(tmp_path, empty_scene, frames=8)
+    out = tmp_path / "out.mp4"
+    calls = []
+
+    def progress(stage, fraction):
+        calls.append(fraction)
+        if len(calls) == 2:  # after the first frame of this process
+            raise Cancelled("cancelled by test")
+
+    with pytest.raises(Cancelled):
+        brender.render_animation(scene, str(out), "mp4", jobs=2, progress=progress)
+    assert not out.exists() and _leftovers(tmp_path) == []
+    # no helper process left running (they would keep writing into the removed folder)
+    me = os.getpid()
+    ps = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(me)], capture_output=True,
+                        text=True).stdout
+    assert "render_worker.py" not in ps, ps
+
+
+def test_workbench_antialiasing_is_the_compositor_smaa_unless_the_user_has_a_compositor(empty_scene):
+    sc = empty_scene
+    if not hasattr(sc, "compositing_node_group"):  # 4.2: FXAA
+        assert brender.set_antialiasing(sc, "workbench") == "fxaa"
+        assert sc.display.render_aa == "FXAA"
+        return
+    assert brender.set_antialiasing(sc, "workbench") == "smaa"
+    group = sc.compositing_node_group
+    assert group.name == brender.AA_GROUP_NAME and sc.display.render_aa == "OFF"
+    assert any(n.bl_idname == "CompositorNodeAntiAliasing" for n in group.nodes)
+    assert brender.set_antialiasing(sc, "workbench") == "smaa" and sc.compositing_node_group == group
+    assert brender.set_antialiasing(sc, "cycles") == "samples" and sc.compositing_node_group is None
+    # a compositor of the user's own is kept: Workbench FXAA instead
+    mine = bpy.data.node_groups.new("mine", "CompositorNodeTree")
+    sc.compositing_node_group = mine
+    assert brender.set_antialiasing(sc, "workbench") == "fxaa"
+    assert sc.compositing_node_group == mine and sc.display.render_aa == "FXAA"
+
+
+def test_cli_verbose_timings_parallel_and_no_egl_noise(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "p.png"
+    Image.fromarray((rng.random((60, 90, 3)) * 255).astype(np.uint8)).save(photo)
+    depth = np.full((60, 90), 4.0, np.float32)
+    depth[:, :45] = 2.0
+    np.save(tmp_path / "d.npy", depth)
+    out = tmp_path / "v.mp4"
+    p = subprocess.run([sys.executable, "-m", "depth_addon", str(photo), "--depth",
+                        str(tmp_path / "d.npy"), "--depth-kind", "metric", "--seconds", "1",
+                        "--fps", "8", "--resolution", "96x64", "--render-jobs", "2", "-v", "-q",
+                        "-o", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "EGL Error" not in p.stderr and "EGL Error" not in p.stdout
+    assert "timings:" in p.stderr
+    for step in ("geometry", "background", "scene build", "render", "encode", "total"):
+        assert f"  {step}" in p.stderr, p.stderr
+    assert len(_video_frames(out)) == 8
+    assert _leftovers(tmp_path) == []
