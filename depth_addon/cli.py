@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 from .core import camera_path as cp
 from .core import geometry as geo
 from .core.errors import DepthAddonError
+from .core.files import VIEW_SUFFIXES, view_paths
 from .core.monocular import DEFAULT_MODEL
 
 EXAMPLE_NOTE = ("no IMAGE given: rendering the bundled example, the Middlebury 2014 motorcycle "
@@ -103,6 +104,19 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     a.add_argument("--engine", default="workbench", choices=("workbench", "eevee", "cycles"))
     a.add_argument("--no-overscan", action="store_true",
                    help="do not zoom in to keep the photo's edges out of the frame")
+    a.add_argument("--stereo", choices=cp.STEREO_FORMATS,
+                   help="stereo 3D video of the 3D photo (Blender's Stereo 3D views): sbs = side "
+                        "by side, twice as wide, left view on the left; tb = top-bottom, twice as "
+                        "tall; sbs-half/tb-half squeezed to the normal size; anaglyph = red-cyan; "
+                        "lr = two videos NAME_L.mp4 and NAME_R.mp4 (PNG frames: frame_0001_L.png, "
+                        "frame_0001_R.png)")
+    a.add_argument("--interaxial", type=float, metavar="B",
+                   help="stereo camera separation in scene units (metres for metric depth; "
+                        "default: the largest that keeps the nearest and farthest points within "
+                        "3 %% of the width of on-screen parallax, the 1/30 rule)")
+    a.add_argument("--convergence", default="focus", choices=cp.CONVERGENCE_CHOICES,
+                   help="stereo zero-parallax plane: the nearest depth (everything behind the "
+                        "screen), the focus depth (default) or the farthest")
     a.add_argument("--dof", type=float, metavar="F_STOP",
                    help="depth of field: the camera's f-stop (e.g. 2.8; physical with metric "
                         "depth), focused on --focus-depth; rendered by EEVEE and Cycles, not by "
@@ -289,6 +303,7 @@ def run(args: argparse.Namespace) -> str:
         resolution=_resolution(args.resolution), engine=args.engine, overscan=not args.no_overscan,
         fill_background=not args.no_fill, band_px=args.band, inpaint=args.inpaint,
         soft_edges=not args.hard_edges, dof_fstop=args.dof, focus_depth=args.focus_depth,
+        stereo=args.stereo, interaxial=args.interaxial, convergence=args.convergence,
         amount_is_budget=not args.parallax_units)
     settings.validate()
     if args.focus_depth is not None and args.dof is None:
@@ -325,6 +340,14 @@ def run(args: argparse.Namespace) -> str:
             stem = os.path.splitext(os.path.basename(image))[0] if isinstance(image, str) else "parallax"
             out = "parallax.mp4" if stem == "parallax" else f"{stem}_3d.mp4"
         out, kind = _check_output(out, args.overwrite)
+        if args.stereo == "lr" and kind == "mp4":  # two videos, NAME_L.mp4 and NAME_R.mp4
+            for view_out in view_paths(out, VIEW_SUFFIXES):
+                _check_output(view_out, args.overwrite)
+        elif args.stereo == "lr":
+            print("notice: --stereo lr writes each frame twice, frame_0001_L.png and "
+                  "frame_0001_R.png, into the folder", file=sys.stderr)
+    if (args.interaxial is not None or args.convergence != "focus") and not args.stereo:
+        raise DepthAddonError("--interaxial/--convergence need --stereo FORMAT")
     from .core import textures
     depth_out = args.export_depth and textures.check_texture_targets(
         args.export_depth, DEPTH_EXTS, "depth file", args.overwrite)
@@ -381,9 +404,9 @@ def run(args: argparse.Namespace) -> str:
             if kind == "png":
                 os.makedirs(out, exist_ok=True)
             with _BlenderLogToDevNull():
-                brender.render_animation(scene, out, kind, progress=progress,
-                                         jobs=args.render_jobs, timings=render_timings)
-            written.insert(0, out)
+                files = brender.render_animation(scene, out, kind, progress=progress,
+                                                 jobs=args.render_jobs, timings=render_timings)
+            written[:0] = files if kind == "mp4" else [out]
     finally:
         progress.finish()
     if args.verbose:
@@ -398,6 +421,13 @@ def run(args: argparse.Namespace) -> str:
     if bg is not None:  # filled band and motion budget (core/background/)
         geo_txt += (f", background band {bg.band_px} px for a {bg.needed_px:.0f} px reveal, "
                     f"{bg.budget_text()}")
+    if settings.stereo:
+        from .core.pipeline import stereo_rig
+        rig = stereo_rig(result)
+        geo_txt += (f", stereo {settings.stereo}: interaxial {rig.interaxial:.3g} {units}"
+                    f"{' (3 % parallax rule)' if rig.auto else ''}, zero parallax at "
+                    f"{rig.convergence:.3g} {units}, parallax near {rig.near_parallax_px:+.1f} px "
+                    f"/ far {rig.far_parallax_px:+.1f} px")
     return (f"wrote {', '.join(written)} — {settings.n_frames} frames {wr}x{hr} at {settings.fps} fps, "
             f"{settings.preset} x{settings.amount:g} (parallax x{result.parallax_amount:.2g}, "
             f"zoom {result.zoom:.3f}), depth {result.scene.near:.3g}–"

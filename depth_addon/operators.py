@@ -436,6 +436,11 @@ class DEPTH_OT_render_video(_Checked, bpy.types.Operator):
         from .blender import render as brender
 
         scene = context.scene
+        try:
+            _apply_camera_options(context)
+        except DepthAddonError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
         if not scene.get("depth3d_output_set"):  # sensible defaults, once per scene
             if scene.render.filepath in ("", "/tmp/", "/tmp\\", "//"):
                 scene.render.filepath = "//3d_photo.mp4"
@@ -448,9 +453,13 @@ class DEPTH_OT_render_video(_Checked, bpy.types.Operator):
                                    "set the output path in Output Properties")
             return {"CANCELLED"}
         if bpy.app.background:
+            from .blender.render_worker import view_suffixes
+            from .core.files import view_paths
+
             out = path if path.lower().endswith(".mp4") or not is_video else path + ".mp4"
-            if is_video and os.path.exists(out):
-                self.report({"ERROR"}, f"{out} exists; change the output path or delete it")
+            taken = [p for p in view_paths(out, view_suffixes(scene)) if os.path.exists(p)]
+            if is_video and taken:
+                self.report({"ERROR"}, f"{taken[0]} exists; change the output path or delete it")
                 return {"CANCELLED"}
             try:
                 if not is_video:
@@ -468,6 +477,22 @@ class DEPTH_OT_render_video(_Checked, bpy.types.Operator):
         # Blender's own render job: progress bar in the status bar, Esc cancels, UI stays live
         bpy.ops.render.render("INVOKE_DEFAULT", animation=True)
         return {"FINISHED"}
+
+
+def _apply_camera_options(context) -> None:
+    """Depth of field and stereo views from the panel's current values, on the built 3D photo
+    (nothing to do before a build). Raises DepthAddonError for invalid values."""
+    from .blender import scene as bscene
+
+    result = _state(context.scene).get("result")
+    built = _built(context.scene)
+    if result is None or built is None:
+        return
+    s = _settings(context)
+    s.validate()
+    for key in ("stereo", "interaxial", "convergence", "dof_fstop", "focus_depth"):
+        setattr(result.settings, key, getattr(s, key))
+    bscene.apply_camera_options(built, result, scene=context.scene)
 
 
 # -- exports ----------------------------------------------------------------------------------

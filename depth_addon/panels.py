@@ -172,6 +172,11 @@ class DEPTH_PT_output(_Sub, bpy.types.Panel):
         props = getattr(context.scene, ids.SCENE_PROP)
         layout = self.layout
         layout.prop(props, "engine")
+        layout.prop(props, "stereo")
+        if props.stereo != "NONE":
+            row = layout.row(align=True)
+            row.prop(props, "interaxial")
+            row.prop(props, "convergence", text="")
         layout.prop(context.scene.render, "filepath", text="")
         _button(layout, context, ids.OT_RENDER, "Render Video", "RENDER_ANIMATION")
         _button(layout, context, ids.OT_EXPORT_DEPTH, "Export Depth", "EXPORT")

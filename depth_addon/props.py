@@ -124,6 +124,22 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
     focus_depth: FloatProperty(name="Focus Depth", default=0.0, min=0.0, subtype="DISTANCE",
                                description="Depth the camera focuses on (0 = the scene's focus "
                                            "depth, where the camera move pivots)")
+    stereo: EnumProperty(name="Stereo 3D", items=[
+        ("NONE", "Off", "A flat video"),
+        ("sbs", "Side by Side", "One video twice as wide, left view on the left"),
+        ("sbs-half", "Side by Side (Half)", "Both views squeezed into the normal width"),
+        ("tb", "Top-Bottom", "One video twice as tall, left view on top"),
+        ("tb-half", "Top-Bottom (Half)", "Both views squeezed into the normal height"),
+        ("anaglyph", "Anaglyph (Red-Cyan)", "Red from the left view, green and blue from the right"),
+        ("lr", "Left + Right Files", "Two videos, NAME_L and NAME_R")], default="NONE")
+    interaxial: FloatProperty(name="Interaxial", default=0.0, min=0.0, subtype="DISTANCE",
+                              description="Stereo camera separation (0 = the largest that keeps "
+                                          "the on-screen parallax within 3 % of the width)")
+    convergence: EnumProperty(name="Convergence", items=[
+        ("near", "Near", "Zero parallax at the nearest depth: everything behind the screen"),
+        ("focus", "Focus", "Zero parallax at the focus depth"),
+        ("far", "Far", "Zero parallax at the farthest depth: everything in front of the screen")],
+        default="focus")
     engine: EnumProperty(name="Engine", items=[
         ("workbench", "Workbench", "Fastest"), ("eevee", "EEVEE", ""), ("cycles", "Cycles", "")],
         default="workbench")
@@ -168,6 +184,8 @@ def to_settings(props, prefs=None):
         fill_background=props.fill_background, band_px=props.band_px or None, inpaint=props.inpaint,
         soft_edges=props.soft_edges,
         dof_fstop=props.dof_fstop or None, focus_depth=props.focus_depth or None,
+        stereo=None if props.stereo == "NONE" else props.stereo,
+        interaxial=props.interaxial or None, convergence=props.convergence,
         amount_is_budget=props.amount_is_budget)
 
 

@@ -134,3 +134,15 @@ def test_stereo_rig_keeps_parallax_within_the_rule_and_converges_where_asked():
                 dict(convergence=-2.0)):
         with pytest.raises(InputError):
             cp.stereo_rig(d, f, W, **bad)
+
+
+def test_stereo_eye_keys_straddle_the_camera_along_its_x_axis():
+    d = cp.SceneDepth(near=2.0, far=8.0, focus=3.2)
+    K = geo.intrinsics_from_fov(160, 120, 60.0)
+    keys = cp.camera_path("circle", 6, d, K, 160)
+    eyes = cp.stereo_eye_keys(keys, 0.1)
+    assert len(eyes.positions) == 12 and not eyes.loop
+    sep = eyes.positions[6:] - eyes.positions[:6]
+    assert np.allclose(np.linalg.norm(sep, axis=1), 0.1)
+    assert np.allclose(sep, 0.1 * keys.rotations[:, :, 0])  # along each camera's own x axis
+    assert np.allclose(0.5 * (eyes.positions[6:] + eyes.positions[:6]), keys.positions)

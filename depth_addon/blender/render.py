@@ -28,6 +28,7 @@ from typing import Callable, Optional
 import bpy
 
 from ..core.errors import Cancelled, DepthAddonError
+from ..core.files import view_paths
 
 ENGINES = ("workbench", "eevee", "cycles")
 #: most helper processes a render starts (each holds a copy of the scene and a GL context)
@@ -331,6 +332,8 @@ def parallel_available() -> bool:
 
 
 def _render_single(scene, out: str, kind: str, progress) -> list:
+    from . import render_worker as rw
+
     n = scene.frame_end - scene.frame_start + 1
     done = [0]
     cancelled = []
@@ -370,12 +373,25 @@ def _render_single(scene, out: str, kind: str, progress) -> list:
         if not written:
             shutil.rmtree(tmpdir, ignore_errors=True)
             raise DepthAddonError("Blender rendered no video file (is FFmpeg available in this build?)")
-        os.replace(written[0], out)
+        suffixes = rw.view_suffixes(scene)
+        finals = view_paths(out, suffixes)
+        if len(suffixes) > 1:  # one video per view: Blender names them video_…_L.mp4, …_R.mp4
+            by_view = {sfx: [f for f in written if os.path.splitext(f)[0].endswith(sfx)]
+                       for sfx in suffixes}
+            if any(len(v) != 1 for v in by_view.values()):
+                shutil.rmtree(tmpdir, ignore_errors=True)
+                raise DepthAddonError(f"Blender wrote {len(written)} video files for "
+                                      f"{len(suffixes)} views")
+            for sfx, final in zip(suffixes, finals):
+                os.replace(by_view[sfx][0], final)
+        else:
+            os.replace(written[0], out)
         shutil.rmtree(tmpdir, ignore_errors=True)
-        return [out]
+        return finals
     files = sorted(glob.glob(os.path.join(os.path.abspath(out), "frame_*.png")))
-    if len(files) < n:
-        raise DepthAddonError(f"Blender wrote {len(files)} of {n} frames to {out}")
+    views = len(rw.view_suffixes(scene))
+    if len(files) < n * views:
+        raise DepthAddonError(f"Blender wrote {len(files)} of {n * views} frames to {out}")
     return files
 
 
@@ -503,9 +519,11 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
                 if why:
                     raise DepthAddonError(why)
 
+        suffixes = rw.view_suffixes(scene)
+
         def report():
             if progress is not None:
-                progress("render", _count_frames(frames_dir) / n)
+                progress("render", _count_frames(frames_dir) / (n * len(suffixes)))
 
         def between_frames():
             check()
@@ -529,27 +547,33 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
             time.sleep(0.05)
         check()
         report()
-        files = [rw.frame_path(frames_dir, f) for f in range(first, last + 1)]
-        missing = [f for f in files if not os.path.exists(f)]
+        # one picture per frame and view ("_L"/"_R" when the views go to separate files)
+        per_view = [[view_paths(rw.frame_path(frames_dir, f), [sfx])[0]
+                     for f in range(first, last + 1)] for sfx in suffixes]
+        missing = [f for files in per_view for f in files if not os.path.exists(f)]
         if missing:
-            raise DepthAddonError(f"parallel render wrote {n - len(missing)} of {n} frames "
-                                  f"(missing {os.path.basename(missing[0])} …)")
+            total = n * len(suffixes)
+            raise DepthAddonError(f"parallel render wrote {total - len(missing)} of {total} "
+                                  f"frames (missing {os.path.basename(missing[0])} …)")
         timings["render"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         if kind == "mp4":
-            if progress is not None:
-                progress("encode", 0.0)
-            tmp_video = os.path.join(work, "video.mp4")
-            encode_frames(files, tmp_video, fps=scene.render.fps, fps_base=scene.render.fps_base,
-                          like=scene, progress=progress)
-            os.replace(tmp_video, out)
-            result = [out]
+            result = []
+            for files, final in zip(per_view, view_paths(out, suffixes)):
+                if progress is not None:
+                    progress("encode", 0.0)
+                tmp_video = os.path.join(work, "video.mp4")
+                encode_frames(files, tmp_video, fps=scene.render.fps,
+                              fps_base=scene.render.fps_base, like=scene, progress=progress)
+                result.append(final)
+                os.replace(tmp_video, final)
         else:
             result = []
-            for f in files:
-                dst = os.path.join(out, os.path.basename(f))
-                os.replace(f, dst)
-                result.append(dst)
+            for files in per_view:
+                for f in files:
+                    dst = os.path.join(out, os.path.basename(f))
+                    os.replace(f, dst)
+                    result.append(dst)
         timings["encode"] = time.perf_counter() - t1
         return result
     finally:

@@ -85,14 +85,34 @@ def render_frames(scene, frames, out_dir: str, on_frame=None) -> int:
     return done
 
 
+#: how stereo views are written (kept across the switch to PNG, which may reset them)
+_STEREO_KEYS = ("display_mode", "anaglyph_type", "interlace_type", "use_squeezed_frame",
+                "use_sidebyside_crosseyed")
+
+
 def setup_png(scene, compression: int) -> None:
     isf = scene.render.image_settings
+    views = isf.views_format
+    s3d = {k: getattr(isf.stereo_3d_format, k) for k in _STEREO_KEYS}
     if hasattr(isf, "media_type"):  # 5.0+
         isf.media_type = "IMAGE"
     isf.file_format = "PNG"
     isf.color_mode = "RGB"
     isf.color_depth = "8"
     isf.compression = int(compression)  # 1280x720: 44 ms per frame at 0, 100 ms at 15
+    isf.views_format = views
+    for k, v in s3d.items():
+        setattr(isf.stereo_3d_format, k, v)
+
+
+def view_suffixes(scene) -> list:
+    """File-name suffixes of the pictures one frame writes: the views' suffixes ("_L", "_R")
+    for a stereo scene whose views go to separate files (``views_format = 'INDIVIDUAL'``), else
+    [""] (one picture: mono, or the views combined side by side, top-bottom or as an anaglyph)."""
+    r = scene.render
+    if r.use_multiview and r.image_settings.views_format == "INDIVIDUAL":
+        return [v.file_suffix for v in r.views if v.use]
+    return [""]
 
 
 def main(argv) -> int:

@@ -214,6 +214,15 @@ def build(result: "PipelineResult", *, scene=None, animate: bool = True) -> Buil
     return built
 
 
+def apply_camera_options(built: Built, result: "PipelineResult", *, scene=None) -> None:
+    """Re-apply the camera options that need no rebuild -- depth of field and stereo 3D views
+    (``result.settings``: dof_fstop, focus_depth, stereo, interaxial, convergence) -- to a
+    built 3D photo (the UI's Render Video does this with the panel's current values)."""
+    scene = scene or bpy.context.scene
+    _set_focus(built.camera_object, result)
+    _set_stereo(scene, built.camera_object, result)
+
+
 def _set_stereo(scene, cam_obj, result: "PipelineResult") -> None:
     """Stereo 3D views for ``settings.stereo`` (:mod:`.stereo`; a single view without it)."""
     from ..core.pipeline import stereo_rig

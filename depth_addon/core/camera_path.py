@@ -301,3 +301,16 @@ def stereo_rig(depth: SceneDepth, focal_px: float, width: int, *, convergence="f
         raise InputError(f"--interaxial must be > 0 (scene units), got {interaxial}")
     p = stereo_parallax_px([depth.near, depth.far], interaxial, zc, focal_px)
     return StereoRig(float(interaxial), float(zc), float(p[0]), float(p[1]), auto)
+
+
+def stereo_eye_keys(keys: CameraKeys, interaxial: float) -> CameraKeys:
+    """The left and right cameras of an off-axis stereo pair centred on ``keys`` (each frame's
+    camera moved by -/+ interaxial / 2 along its own x axis), as one CameraKeys of 2 F frames
+    (all left cameras, then all right ones): what the stereo views see, e.g. for sizing the
+    background layer. ``interaxial`` in scene units."""
+    x_axis = keys.rotations[:, :, 0]
+    half = 0.5 * float(interaxial) * x_axis
+    return CameraKeys(positions=np.concatenate([keys.positions - half, keys.positions + half]),
+                      rotations=np.concatenate([keys.rotations, keys.rotations]),
+                      focal_px=np.concatenate([keys.focal_px, keys.focal_px]), loop=False,
+                      preset=keys.preset)

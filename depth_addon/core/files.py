@@ -34,3 +34,15 @@ def check_new_file(path, *, overwrite: bool = False, exts: Optional[Sequence[str
     if os.path.exists(path) and not overwrite:
         raise InputError(f"{path} exists; pass --overwrite to replace it")
     return path
+
+
+#: file-name suffixes of the left and right views of ``--stereo lr`` (Blender's own view suffixes)
+VIEW_SUFFIXES = ("_L", "_R")
+
+
+def view_paths(path: str, suffixes: Sequence[str]) -> list:
+    """The files a render writes for ``path`` when each view goes to its own file:
+    ``NAME.mp4`` -> ``NAME_L.mp4``, ``NAME_R.mp4`` for suffixes ("_L", "_R"); ``[path]`` for
+    ``[""]`` (one picture per frame)."""
+    stem, ext = os.path.splitext(path)
+    return [f"{stem}{s}{ext}" for s in suffixes] if list(suffixes) != [""] else [path]

@@ -476,7 +476,12 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
         return None
     from .background import build_background
     report(progress, "fill background", 0.0)
-    background = build_background(photo.rgb, Z, K, plan.keys, scene=plan.scene,
+    keys = plan.keys
+    if settings.stereo:  # the layer must cover what either eye of the stereo pair sees
+        rig = cp.stereo_rig(plan.scene, float(plan.K_render[0, 0]), int(plan.render_size[0]),
+                            convergence=settings.convergence, interaxial=settings.interaxial)
+        keys = cp.stereo_eye_keys(keys, rig.interaxial)
+    background = build_background(photo.rgb, Z, K, keys, scene=plan.scene,
                                   tear_threshold=settings.tear_threshold,
                                   band_px=settings.band_px, method=settings.inpaint,
                                   step=settings.step, overscan=settings.overscan, fill=fill)

@@ -108,6 +108,16 @@ props.preset, props.seconds, props.fps = "CIRCLE", 0.75, 4
 out["animate_stereo"] = op("animate_camera")
 scene.render.filepath = os.path.join(WORK, "stereo.mp4")
 out["render_stereo"] = op("render_video")
+# stereo 3D output and depth of field from the panel, applied by Render Video without a rebuild
+props.stereo, props.dof_fstop = "sbs", 2.8
+scene.render.filepath = os.path.join(WORK, "stereo_sbs.mp4")
+out["render_sbs"] = op("render_video")
+out["sbs_dof"] = [bool(scene.camera.data.dof.use_dof), scene.camera.data.dof.aperture_fstop]
+props.stereo = "lr"
+scene.render.filepath = os.path.join(WORK, "stereo_lr.mp4")
+out["render_lr"] = op("render_video")
+out["render_lr_again"] = op("render_video")  # must refuse to overwrite the _L / _R files
+props.stereo, props.dof_fstop = "NONE", 0.0
 
 # 3) photo -> monocular model (a tiny random Depth Anything in a folder, loaded like a download)
 props.source = "PHOTO"

@@ -264,3 +264,40 @@ def test_depth_of_field_options(tmp_path, capsys, photo_file):
     expect_error([photo_file, "--dof", "2", "--focus-depth", "-1", "-o", tmp_path / "b.mp4"],
                  capsys, "focus-depth")
     expect_error([photo_file, "--focus-depth", "3", "-o", tmp_path / "c.mp4"], capsys, "--dof")
+
+
+def test_stereo_outputs(tmp_path, capsys, photo_file):
+    """--stereo sbs: one video twice as wide; lr: NAME_L.mp4 and NAME_R.mp4 that differ, and
+    neither overwritten; lr with PNG frames: frame_0001_L.png / _R.png; bad stereo options."""
+    v, u = np.mgrid[0:300, 0:451]
+    np.save(tmp_path / "d.npy", (1 + u / 451 * 3).astype(np.float32))
+    base = [photo_file, "--depth", tmp_path / "d.npy", "--depth-kind", "metric"] + FAST
+    code, out, err = run_cli(base + ["--stereo", "sbs", "-o", tmp_path / "sbs.mp4"], capsys)
+    assert code == 0, err
+    assert "stereo sbs: interaxial" in out and "3 % parallax rule" in out
+    n, wh, _ = video_info(tmp_path / "sbs.mp4")
+    assert n == 6 and wh == (320, 106)
+    code, out, err = run_cli(base + ["--stereo", "lr", "--interaxial", "0.2",
+                                     "-o", tmp_path / "pair.mp4"], capsys)
+    assert code == 0, err
+    assert not (tmp_path / "pair.mp4").exists()
+    nl, whl, fl = video_info(tmp_path / "pair_L.mp4")
+    nr, whr, fr = video_info(tmp_path / "pair_R.mp4")
+    assert nl == nr == 6 and whl == whr == (160, 106)
+    assert np.abs(fl[0] - fr[0]).mean() > 2.0  # the two eyes see different pictures
+    before = (tmp_path / "pair_R.mp4").stat().st_mtime_ns
+    expect_error(base + ["--stereo", "lr", "-o", tmp_path / "pair.mp4"], capsys, "pair_L.mp4",
+                 "--overwrite")
+    assert (tmp_path / "pair_R.mp4").stat().st_mtime_ns == before
+    frames = tmp_path / "frames"
+    code, out, err = run_cli(base + ["--stereo", "lr", "-o", frames], capsys)
+    assert code == 0, err
+    assert "frame_0001_L.png" in err
+    assert len(list(frames.glob("frame_*_L.png"))) == 6 and len(list(frames.glob("frame_*_R.png"))) == 6
+    expect_error(base + ["--stereo", "sbs", "--interaxial", "0", "-o", tmp_path / "a.mp4"],
+                 capsys, "interaxial")
+    expect_error(base + ["--convergence", "near", "-o", tmp_path / "b.mp4"], capsys, "--stereo")
+    import pytest
+    with pytest.raises(SystemExit) as exc:  # argparse: usage line + "invalid choice", exit 2
+        run_cli(base + ["--stereo", "3d", "-o", tmp_path / "c.mp4"], capsys)
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err

@@ -117,6 +117,14 @@ def test_installed_addon_end_to_end(extension_zip, workdir, tiny_model_dir):
     assert (workdir / "cloud.ply").stat().st_size > 100_000
     assert r["build_stereo_mesh"] == [ok, ""] and r["animate_stereo"] == [ok, ""]
     assert r["render_stereo"] == [ok, ""] and _frames(workdir / "stereo.mp4") == 3
+    # stereo 3D output + depth of field set in the panel after the build
+    import cv2
+    assert r["render_sbs"] == [ok, ""] and r["sbs_dof"][0] and abs(r["sbs_dof"][1] - 2.8) < 1e-5
+    mono_w = cv2.VideoCapture(str(workdir / "stereo.mp4")).get(cv2.CAP_PROP_FRAME_WIDTH)
+    assert cv2.VideoCapture(str(workdir / "stereo_sbs.mp4")).get(cv2.CAP_PROP_FRAME_WIDTH) == 2 * mono_w
+    assert r["render_lr"] == [ok, ""]
+    assert _frames(workdir / "stereo_lr_L.mp4") == _frames(workdir / "stereo_lr_R.mp4") == 3
+    assert r["render_lr_again"][0] == ["CANCELLED"] and "stereo_lr_L.mp4 exists" in r["render_lr_again"][1]
     # monocular model from a folder
     assert r["estimate_mono"] == [ok, ""] and "inverse" in r["mono_status"]
     assert r["unload"] == [ok, ""]

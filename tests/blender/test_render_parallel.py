@@ -21,7 +21,7 @@ from depth_addon.core.errors import Cancelled, DepthAddonError
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _build(tmp_path, scene, frames=8, size=(96, 64)):
+def _build(tmp_path, scene, frames=8, size=(96, 64), **kw):
     """A near red box before a far textured wall; a circle move with visible parallax."""
     H, W = 60, 90
     rng = np.random.default_rng(3)
@@ -31,7 +31,7 @@ def _build(tmp_path, scene, frames=8, size=(96, 64)):
     Z[:, : W // 2] = 2.0
     np.save(tmp_path / "depth.npy", Z)
     s = pipeline.Settings(depth_kind="metric", amount=2.0, seconds=frames, fps=1, resolution=size,
-                          engine="workbench", step=1, fov_deg=60.0)
+                          engine="workbench", step=1, fov_deg=60.0, **kw)
     res = pipeline.run(rgb, depth=str(tmp_path / "depth.npy"), settings=s)
     bscene.build(res, scene=scene)
     return scene
@@ -216,3 +216,25 @@ def test_cli_verbose_timings_parallel_and_no_egl_noise(tmp_path):
         assert f"  {step}" in p.stderr, p.stderr
     assert len(_video_frames(out)) == 8
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("fmt", ["sbs", "lr"])
+def test_parallel_stereo_equals_one_process(tmp_path, empty_scene, fmt):
+    """Stereo in helper processes: sbs gives one video twice as wide, lr two videos NAME_L /
+    NAME_R; frame for frame like the same render in one process."""
+    scene = _build(tmp_path, empty_scene, stereo=fmt, interaxial=0.3)
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    a = brender.render_animation(scene, str(one / "v.mp4"), "mp4", jobs=1)
+    b = brender.render_animation(scene, str(two / "v.mp4"), "mp4", jobs=2)
+    names = ["v.mp4"] if fmt == "sbs" else ["v_L.mp4", "v_R.mp4"]
+    assert [os.path.basename(p) for p in a] == names == [os.path.basename(p) for p in b]
+    for name in names:
+        fa, fb = _video_frames(one / name), _video_frames(two / name)
+        assert len(fa) == len(fb) == 8
+        assert fa[0].shape[1] == (192 if fmt == "sbs" else 96)
+        assert max(np.abs(x - y).mean() for x, y in zip(fa, fb)) < 3.0
+    if fmt == "lr":
+        assert np.abs(_video_frames(two / "v_L.mp4")[0] - _video_frames(two / "v_R.mp4")[0]).mean() > 2.0
+    assert not _leftovers(one, two)
