@@ -591,16 +591,29 @@ class _Interrupts:
 
     def _on_signal(self, signum, frame):
         self.requested += 1
-        if not self.rendering:
+        in_call, parallel = _render_state()
+        if not (self.rendering or in_call):
             raise KeyboardInterrupt
         if self.requested == 1:
             print("notice: stopping when the video being rendered is complete; press Ctrl+C "
                   "again to stop at once", file=sys.stderr, flush=True)
             return
+        if parallel:  # its helper processes must not go on rendering after this process ends
+            from .blender.render import kill_helpers
+            kill_helpers()
         print("error: interrupted during a render (its unfinished video stays in a hidden "
               ".depth3d-* folder, never under its name)", file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(EXIT_INTERRUPTED)
+
+
+def _render_state() -> tuple:
+    """(a render is running, in parallel processes) from :func:`blender.render.rendering`."""
+    try:
+        from .blender.render import rendering
+    except ImportError:  # pragma: no cover - bpy missing: nothing renders
+        return False, False
+    return rendering()
 
 
 def _run_here(args: argparse.Namespace, items: Sequence[Item]) -> int:

@@ -42,6 +42,31 @@ PARALLEL_MIN_FRAMES = 48
 STALL_TIMEOUT_S = 600.0
 
 
+#: render_animation calls in progress, and how many of them render in parallel processes (whose
+#: frames are driven from Python, so a KeyboardInterrupt raised between frames stops them cleanly)
+_ACTIVE = {"calls": 0, "parallel": 0}
+
+
+#: helper processes of the parallel renders in progress (see :func:`kill_helpers`)
+_HELPERS = []
+
+
+def kill_helpers() -> None:
+    """Kill the helper processes of a parallel render at once (for a caller that is about to end
+    the process, e.g. a second Ctrl+C): nothing keeps rendering after the caller is gone."""
+    for wk in list(_HELPERS):
+        try:
+            wk.proc.kill()
+        except OSError:
+            pass
+
+
+def rendering() -> tuple:
+    """(a :func:`render_animation` is running, it renders in parallel processes): for a caller's
+    signal handler, e.g. the batch's Ctrl+C."""
+    return _ACTIVE["calls"] > 0, _ACTIVE["parallel"] > 0
+
+
 def default_jobs() -> int:
     """Processes a render uses by default: one per CPU core, at most :data:`MAX_JOBS`."""
     return max(1, min(os.cpu_count() or 1, MAX_JOBS))
@@ -311,17 +336,24 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     if auto and n < PARALLEL_MIN_FRAMES:
         jobs = 1
     jobs = max(1, min(jobs, MAX_JOBS, n // 2))
-    if progress is not None:
-        progress("render", 0.0)
-    init_gpu()
-    if jobs > 1 and parallel_available():
-        timings["jobs"] = jobs
-        return _render_parallel(scene, out, kind, jobs, progress, timings)
-    timings["jobs"] = 1
-    t0 = time.perf_counter()
-    files = _render_single(scene, out, kind, progress)
-    timings["render"] = time.perf_counter() - t0
-    return files
+    parallel = jobs > 1 and parallel_available()
+    _ACTIVE["calls"] += 1
+    _ACTIVE["parallel"] += int(parallel)
+    try:
+        if progress is not None:
+            progress("render", 0.0)
+        init_gpu()
+        if parallel:
+            timings["jobs"] = jobs
+            return _render_parallel(scene, out, kind, jobs, progress, timings)
+        timings["jobs"] = 1
+        t0 = time.perf_counter()
+        files = _render_single(scene, out, kind, progress)
+        timings["render"] = time.perf_counter() - t0
+        return files
+    finally:
+        _ACTIVE["calls"] -= 1
+        _ACTIVE["parallel"] -= int(parallel)
 
 
 def parallel_available() -> bool:
@@ -512,6 +544,7 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         for i, order in enumerate(orders[1:], 1):
             workers.append(_Worker(blend, scene.name, order, frames_dir,
                                    os.path.join(work, f"worker{i}.log"), compression))
+            _HELPERS.append(workers[-1])
 
         def check():
             for wk in workers:
@@ -579,6 +612,8 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
     finally:
         for wk in workers:
             wk.stop()
+            if wk in _HELPERS:
+                _HELPERS.remove(wk)
         for k, v in user_isf:
             try:
                 setattr(isf, k, v)

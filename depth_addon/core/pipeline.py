@@ -414,12 +414,11 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
 
 
 #: the background layer's grid is this many times coarser than the photo mesh's (``step``): its
-#: colour is an inpainted fill (smooth) and its depth continues a surface's slope, so the finer grid
-#: bought nothing -- measured 2026-12-02 with 2x: the same bench_view_synthesis scores (disoccluded
-#: PSNR 13.61 / 14.59 dB, FLIP 0.470 / 0.470 vs 0.470 / 0.471), bench_coverage 0.001 % uncovered
-#: (0.002 % before), the motorcycle layer 11.7 k instead of 39 k vertices -- and the layer is a
-#: third of the vertex work of every rendered frame (a 640x360 Workbench frame: ~140-157 ms of CPU
-#: instead of ~171 ms).
+#: colour is an inpainted fill and its depth continues a surface's slope, so the finer grid
+#: bought nothing -- measured 2026-12-02 with 2x: the same bench_view_synthesis scores, bench_coverage
+#: 0.001 % uncovered (0.002 % before), the motorcycle layer 11.7 k instead of 39 k vertices -- and
+#: the layer is a third of the vertex work of every rendered frame (a 640x360 Workbench frame:
+#: ~140-157 ms of CPU instead of ~171 ms).
 BACKGROUND_STEP_FACTOR = 2.0
 
 #: upper limit of "amount 1.0 = largest safe motion", in parallax units (near plane moving
