@@ -461,8 +461,8 @@ def _prepare_output(args) -> Optional[str]:
         os.makedirs(out, exist_ok=True)
     except OSError as exc:
         raise DepthAddonError(f"cannot create output folder {out}: {exc.strerror}") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise DepthAddonError(f"output folder {out} is not writable")
+    from .core.files import check_writable_folder
+    check_writable_folder(out)  # "output folder … is not writable (a read-only file system)"
     return out
 
 

@@ -181,6 +181,8 @@ def _check_output(path: str, overwrite: bool):
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):
         raise DepthAddonError(f"folder {parent} does not exist; create it or choose another output")
+    from .core.files import check_writable_folder
+    check_writable_folder(path if os.path.isdir(path) else parent)
     if os.path.isdir(path):
         frames = [f for f in os.listdir(path) if f.startswith("frame_") and f.endswith(".png")]
         if frames and not overwrite:
@@ -457,6 +459,10 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "python -m depth_addo
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # last resort for a file system that fails mid-run: one line, no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
     finally:
         log.removeHandler(handler)
 

@@ -37,6 +37,53 @@ WHAT = {
 }
 
 
+#: rows asserted line for line by tests/blender/test_bad_inputs.py (input, what the user sees)
+ONE_PHOTO_ROWS = [
+    ("a real 30000x20000 PNG (600 MP, 1.8 MB on disk)",
+     "`notice: photo is 30000x20000 (600 MP); downscaled to 7745x5163 (40 MP) for depth`; a video; "
+     "peak RSS 2.6 GB (the test asserts < 3 GB; it was 8.2 GB before huge pictures were box-reduced "
+     "right after decoding)"),
+    ("16-bit RGB PNG", "a video, no notice (decoded at 16 bits)"),
+    ("RGBA PNG", "a video, no notice (the alpha channel is kept as the photo's transparency)"),
+    ("grey PNG", "a video, no notice"),
+    ("palette PNG", "a video, no notice"),
+    ("CMYK JPEG", "`notice: cmyk.jpg is CMYK; converted to RGB`; a video"),
+    ("JPEG with EXIF orientation 6 (stored landscape, taken portrait)",
+     "`notice: rot.jpg is stored rotated/mirrored (EXIF orientation 6); turned upright to 300x451`; "
+     "a portrait video"),
+    ("animated GIF (3 frames)", "`notice: anim.gif is animated (3 frames); using the first frame`; a video"),
+    ("stereo pair with left and right exchanged (`--swap auto`, the default)",
+     "`notice: left and right look swapped (most disparities were negative); swapped them`; a video"),
+    ("two unrelated photos as a pair",
+     "`error: cannot rectify the pair: only 9 of 26 point matches agree on one camera motion (need 20); "
+     "the photos must show the same still scene`"),
+    ("two unrelated photos as a pair, `--rectify never`",
+     "`error: the two pictures do not seem to show the same scene: only 0 of 500 points of the left "
+     "picture were found along the rows of the right one` (was a silent garbage video)"),
+    ("float depth map with negative values (40 % below 0)",
+     "`error: depth map neg.npy has negative values (-2..3, 40 % below 0) but relative depth must be "
+     "> 0; if larger values are nearer (inverse depth with a shift), pass --depth-kind inverse` "
+     "(was a silent, nearly motionless video)"),
+    ("depth map with a few negative samples (holes)",
+     "`notice: depth map few.npy: 20 of its samples (0.015 %) are NaN/inf/≤0; filled from their "
+     "neighbours`; a video"),
+    ("all-equal depth map", "`notice: depth map flat.npy is flat (every value is 3): the 3D photo is "
+                            "a flat plane, with no parallax`; a video"),
+    ("8-bit RGB depth PNG (grey stored as colour)",
+     "`notice: depth map rgb.png has 3 channels; using the first`; a video"),
+    ("8-bit colour-mapped depth preview (turbo)",
+     "`notice: depth map turbo.png has 3 channels; using the first (the colour channels differ: is "
+     "this a colour-mapped preview, not a depth map?)`; a video"),
+    ("`--model` a real image-classification model (tiny ViT saved with transformers)",
+     "`error: …/vit is not a transformers depth model (its config.json model_type 'vit' is not a "
+     "depth-estimation architecture)`"),
+    ("output folder on a read-only file system (a read-only tmpfs: tests run as root, so chmod 555 "
+     "would not stop a write); video, PNG frames, `--export-depth`, a batch",
+     "`error: output folder …/ro is not writable (a read-only file system)` before any work "
+     "(was a traceback after the render)"),
+]
+
+
 def main() -> None:
     from tests.blender.test_batch import FAST, make_bad_inputs, real_photos
     from tests.tiny_model import make_tiny_depth_anything
@@ -81,6 +128,12 @@ def main() -> None:
               "reports success with a truncated MP4, so every video is checked after rendering:",
               "`failed  [1/2] in/photo00.jpg: the rendered video is incomplete (not a readable MP4);",
               "removed it (the disk holding …/full is full: 60 kB free)`."]
+    lines += ["", "## One photo at a time: formats, pairs, depth maps, models, output", "",
+              "Each row is a test in `tests/blender/test_bad_inputs.py` (real bpy; the test asserts the",
+              "exact line shown, exit code 0 and a rendered video for a notice, exit code 2 and no",
+              "output for an error). In a batch the same line appears on the item's line.", "",
+              "| input | what the user sees |", "|---|---|"]
+    lines += [f"| {w} | {t} |" for w, t in ONE_PHOTO_ROWS]
     (ROOT / "docs" / "bad_inputs.md").write_text("\n".join(lines) + "\n")
     print(f"{len(rows)} rows, exit code {r.returncode}")
 

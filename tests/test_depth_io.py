@@ -439,3 +439,28 @@ def test_module_sets_openexr_env():
 
     assert os.environ.get("OPENCV_IO_ENABLE_OPENEXR") == "1"
     assert dp.DEPTH_EXTS == (".png", ".exr", ".npy", ".tif", ".tiff")
+
+
+# ------------------------------------------------------------------------------------------------
+# negative, holed and flat maps (issue 11 item 3)
+
+def test_read_negative_depth_refused(tmp_path):
+    p = tmp_path / "neg.npy"
+    np.save(p, np.linspace(-2, 3, 100 * 50, dtype=np.float32).reshape(50, 100))
+    for kind in ("auto", "relative", "metric"):
+        with pytest.raises(InputError, match="has negative values .* below 0"):
+            read_depth(p, kind)
+    assert read_depth(p, "inverse").kind == "inverse"  # a shifted inverse depth may be negative
+
+
+def test_read_few_negative_and_flat_depth_noticed(tmp_path, caplog):
+    z = _smooth_depth()
+    z[:2, :2] = -1.0
+    np.save(tmp_path / "few.npy", z)
+    caplog.set_level(logging.INFO, logger="depth_addon")
+    r = read_depth(tmp_path / "few.npy", "metric")
+    assert r.values.min() > 0 and not r.valid[:2, :2].any()
+    assert any("4 of its samples" in m and "filled" in m for m in _messages(caplog))
+    np.save(tmp_path / "flat.npy", np.full((40, 60), 2.5, np.float32))
+    read_depth(tmp_path / "flat.npy", "metric")
+    assert any("is flat (every value is 2.5)" in m for m in _messages(caplog))

@@ -419,3 +419,38 @@ def test_to_uint8():
     np.testing.assert_array_equal(to_uint8(np.full((2, 2, 3), 65535, np.uint16)), 255)
     with pytest.raises(InputError):
         to_uint8(np.zeros((4, 4, 5), np.float32))
+
+
+# --- issue 11 item 3: notices where a picture is changed, huge non-JPEG pictures ----------------
+
+def test_cmyk_animated_and_rotated_pictures_are_noticed(tmp_path, coffee, caplog):
+    caplog.set_level(logging.INFO, logger="depth_addon")
+    pil = Image.fromarray(coffee)
+    pil.convert("CMYK").save(tmp_path / "c.jpg")
+    pil.save(tmp_path / "a.gif", save_all=True, append_images=[pil.transpose(Image.FLIP_TOP_BOTTOM)])
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    pil.save(tmp_path / "r.jpg", exif=exif.tobytes())
+    load_image(str(tmp_path / "c.jpg"))
+    load_image(str(tmp_path / "a.gif"))
+    p = load_image(str(tmp_path / "r.jpg"))
+    assert p.rgb.shape[:2] == (coffee.shape[1], coffee.shape[0])  # upright: portrait
+    msgs = [r.getMessage() for r in caplog.records if r.name == "depth_addon"]
+    assert "c.jpg is CMYK; converted to RGB" in msgs
+    assert "a.gif is animated (2 frames); using the first frame" in msgs
+    assert any(m.startswith("r.jpg is stored rotated/mirrored (EXIF orientation 8)") for m in msgs)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P"])
+def test_big_png_is_box_reduced_to_the_target(tmp_path, astronaut, mode):
+    """Non-JPEG pictures over max_pixels: reduced by a whole factor right after decoding, then
+    resized to exactly the target; colours kept."""
+    big = Image.fromarray(astronaut).resize((2048, 1536))
+    big = big.convert(mode) if mode != "P" else big.convert("P", palette=Image.ADAPTIVE)
+    big.save(tmp_path / "big.png")
+    p = load_image(str(tmp_path / "big.png"), max_pixels=100_000)
+    h, w = p.rgb.shape[:2]
+    assert w * h <= 100_000 and abs(w / h - 4 / 3) < 0.01 and w >= 360
+    ref = np.asarray(big.convert("RGB").resize((w, h), Image.BOX), np.float32) / 255
+    assert np.abs(p.rgb - ref).mean() < 0.03
+    assert (p.alpha is not None) == (mode == "RGBA")

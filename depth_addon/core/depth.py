@@ -399,6 +399,22 @@ def _first_channel(a: np.ndarray, bgr: bool, path: str, notes: list) -> np.ndarr
     return chans[0]
 
 
+def _check_negative(raw: np.ndarray, kind: str, name: str, notes: list) -> None:
+    """A depth (or disparity) map with many negative samples is not one: refuse it, clearly."""
+    with np.errstate(invalid="ignore"):
+        neg = int(np.count_nonzero(raw < 0))
+    if neg == 0:
+        return
+    finite = raw[np.isfinite(raw)] if np.issubdtype(raw.dtype, np.floating) else raw
+    lo, hi = float(finite.min()), float(finite.max())
+    share = 100.0 * neg / raw.size
+    if neg >= MIN_VALID_FRACTION * raw.size:
+        hint = ("if larger values are nearer (inverse depth with a shift), pass --depth-kind inverse"
+                if kind != "disparity" else "a disparity must be >= 0")
+        raise InputError(f"depth map {name} has negative values ({lo:.3g}..{hi:.3g}, {share:.0f} % "
+                         f"below 0) but {kind} depth must be > 0; {hint}")
+
+
 def _note(notes: list, msg: str) -> None:
     notes.append(msg)
     notice(msg)
@@ -460,10 +476,21 @@ def read_depth(path, kind: str = "auto", *,
         raise InputError(f"{path} holds {raw.dtype} values; expected integers or floats")
     if kind == "auto":
         kind = "inverse" if np.issubdtype(raw.dtype, np.integer) else "relative"
+    name = os.path.basename(path)
+    if kind in _POSITIVE_KINDS:
+        _check_negative(raw, kind, name, notes)
     try:
         values, valid = sanitize(raw, kind)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+    n_bad = int(valid.size - valid.sum())
+    if n_bad:
+        _note(notes, f"depth map {name}: {n_bad} of its samples ({100.0 * n_bad / valid.size:.2g} %) are "
+                     f"{'NaN/inf/≤0' if kind in _POSITIVE_KINDS else 'NaN/inf'}; "
+                     f"filled from their neighbours")
+    if kind != "inverse" and float(values.max()) == float(values.min()):  # inverse: to_depth says it
+        _note(notes, f"depth map {name} is flat (every value is {float(values.min()):.6g}): "
+                     f"the 3D photo is a flat plane, with no parallax")
     result = DepthResult(values=values, kind=kind, valid=valid, source=path, notes=notes)
     if size is not None:
         w, h = (int(x) for x in size)

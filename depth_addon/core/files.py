@@ -29,11 +29,25 @@ def check_new_file(path, *, overwrite: bool = False, exts: Optional[Sequence[str
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise InputError(f"folder {folder} does not exist; create it or choose another {what}")
+    check_writable_folder(folder)
     if os.path.isdir(path):
         raise InputError(f"{path} is a folder; give a file name for the {what}")
     if os.path.exists(path) and not overwrite:
         raise InputError(f"{path} exists; pass --overwrite to replace it")
     return path
+
+
+def check_writable_folder(folder: str) -> None:
+    """Raise InputError when files cannot be created in ``folder`` (read-only file system, or no
+    permission), before any work is done."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return
+    try:
+        ro = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        ro = False
+    raise InputError(f"output folder {folder} is not writable "
+                     f"({'a read-only file system' if ro else 'permission denied'})")
 
 
 #: file-name suffixes of the left and right views of ``--stereo lr`` (Blender's own view suffixes)

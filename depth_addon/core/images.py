@@ -269,6 +269,9 @@ def _load_opened(im: Image.Image, path: str, max_pixels: int) -> Photo:
         arr, bits = _decode_cv2(path)
         arr = _orient_array(arr, orientation)
     else:
+        frames = int(getattr(im, "n_frames", 1) or 1)
+        if frames > 1 and im.format in ("GIF", "PNG", "WEBP"):  # animated (APNG, GIF, WebP)
+            notice(f"{os.path.basename(path)} is animated ({frames} frames); using the first frame")
         if target is not None and im.format == "JPEG":
             # The decoder scales by 1/2..1/8 while decoding: far less memory and time.
             dw, dh = (target[1], target[0]) if orientation in (5, 6, 7, 8) else target
@@ -279,11 +282,32 @@ def _load_opened(im: Image.Image, path: str, max_pixels: int) -> Photo:
             raise InputError(f"{path} ({w0}x{h0}) is too large to decode in memory") from None
         except Exception as exc:  # OSError "image file is truncated", zlib.error, SyntaxError ...
             raise InputError(f"{path} is truncated or corrupt ({_short(exc)})") from None
+        if target is not None:
+            # Box-reduce by a whole factor first (never below the target), so that no full-size
+            # copy of a huge picture is made after decoding (exif_transpose, numpy, convert).
+            sw, sh = (target[1], target[0]) if orientation in (5, 6, 7, 8) else target
+            k = int(min(im.size[0] / sw, im.size[1] / sh))
+            if k >= 2 and im.mode in ("L", "LA", "RGB", "RGBA", "CMYK", "P", "I", "F", "I;16"):
+                try:
+                    src = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info
+                                     else "RGB") if im.mode == "P" else im
+                    reduced = src.reduce(k)
+                    reduced.info = dict(im.info)
+                    reduced.format = im.format
+                    im.close()
+                    im = reduced
+                except (ValueError, NotImplementedError):  # a mode reduce() does not support
+                    pass
+        if im.mode == "CMYK":
+            notice(f"{os.path.basename(path)} is CMYK; converted to RGB")
         try:
             im = ImageOps.exif_transpose(im)
         except Exception:  # bad orientation data: keep the stored orientation
             pass
         arr, bits = _pil_to_array(im, path)
+    if orientation in (2, 3, 4, 5, 6, 7, 8):
+        notice(f"{os.path.basename(path)} is stored rotated/mirrored (EXIF orientation "
+               f"{orientation}); turned upright to {upright[0]}x{upright[1]}")
 
     if target is not None and arr.shape[1::-1] != target:
         import cv2  # imported lazily: loading small pictures needs no OpenCV

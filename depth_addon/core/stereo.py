@@ -732,6 +732,11 @@ def estimate_stereo(left: np.ndarray, right: np.ndarray, *, focal_px: Optional[f
     lg, rg = _gray(l8), _gray(r8)
     sparse = rc.probe_matches(lg, rg)
     need = rectify == "always"
+    if rectify == "never" and len(sparse) < MIN_SPARSE and sparse.tried >= UNRELATED_CORNERS:
+        # a rectified pair (as --rectify never says) matches along its rows: nothing matched
+        raise InputError(
+            f"the two pictures do not seem to show the same scene: only {len(sparse)} of "
+            f"{sparse.tried} points of the left picture were found along the rows of the right one")
     if rectify == "auto":
         if len(sparse) < 3 * MIN_SPARSE:
             feats = rc.feature_matches(lg, rg)
