@@ -222,24 +222,26 @@ def test_shards_cover_every_item_exactly_once(tmp_path, capsys):
 def test_killed_batch_leaves_no_partial_video_and_rerun_finishes(tmp_path, tiny_model_dir):
     real_photos(tmp_path / "in", 4)
     out = tmp_path / "out"
-    args = [tmp_path / "in", "-o", f"{out}/", "--model", tiny_model_dir] + FAST
+    # items slow enough (30 frames at 320x240, ~1 s each) that the kill lands inside the batch
+    slow = ["--resolution", "320x240", "--seconds", "3", "--fps", "10", "-q", "--inpaint", "telea"]
+    args = [tmp_path / "in", "-o", f"{out}/", "--model", tiny_model_dir] + slow
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     p = subprocess.Popen([sys.executable, "-m", "depth_addon"] + [str(a) for a in args],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
                          env=env)
     first = p.stdout.readline()  # the first video is done: kill it while it works on the next
     assert first.startswith("done"), first
-    time.sleep(1.0)
+    time.sleep(0.3)
     p.kill()
     p.wait()
     videos = sorted(out.glob("*.mp4"))
     assert 1 <= len(videos) < 4
     for v in videos:
-        assert frames_of(v) == 4, f"half-written {v}"
+        assert frames_of(v) == 30, f"half-written {v}"
     r = run_proc(args)
     assert r.returncode == 0, r.stderr
     assert f"{len(videos)} skipped" in r.stdout and f"{4 - len(videos)} done" in r.stdout
-    assert all(frames_of(v) == 4 for v in out.glob("*.mp4")) and len(list(out.glob("*.mp4"))) == 4
+    assert all(frames_of(v) == 30 for v in out.glob("*.mp4")) and len(list(out.glob("*.mp4"))) == 4
 
 
 def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path, tiny_model_dir):
