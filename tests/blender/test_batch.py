@@ -324,22 +324,23 @@ def test_jobs_worker_killed_mid_photo_is_reported_and_restarted(tmp_path, tiny_m
     photos = real_photos(tmp_path / "in", 4)
     out = tmp_path / "out"
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
+    # photos slow enough (30 frames at 320x240) that a worker is always in the middle of one
+    slow = ["--resolution", "320x240", "--seconds", "3", "--fps", "10", "-q", "--inpaint", "telea"]
     p = subprocess.Popen([sys.executable, "-m", "depth_addon", str(tmp_path / "in"), "-o", f"{out}/",
-                          "--model", str(tiny_model_dir), "--jobs", "2"] + FAST,
+                          "--model", str(tiny_model_dir), "--jobs", "2", "--render-jobs", "1"] + slow,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
-    deadline = time.time() + 60
-    while len(_children(p.pid)) < 2 and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(4.0)  # the workers are loading the model or working on their first photo
+    first = p.stdout.readline()  # one photo is done: both workers are now on the next ones
+    assert first.startswith("done"), first
     victim = _children(p.pid)[0]
     os.kill(victim, signal.SIGKILL)  # like a segfault or the out-of-memory killer
-    stdout, stderr = p.communicate(timeout=600)
+    rest, stderr = p.communicate(timeout=600)
+    stdout = first + rest
     assert p.returncode == batch.EXIT_FAILED, stderr
     crashed = [ln for ln in stderr.splitlines() if "worker process crashed on it (signal 9)" in ln]
     assert len(crashed) == 1, stderr
     assert "batch: 3 done, 0 skipped, 1 failed of 4" in stdout, stdout
     rendered = [ph for ph in photos if (out / f"{ph.stem}_3d.mp4").exists()]
-    assert len(rendered) == 3 and all(frames_of(out / f"{ph.stem}_3d.mp4") == 4 for ph in rendered)
+    assert len(rendered) == 3 and all(frames_of(out / f"{ph.stem}_3d.mp4") == 30 for ph in rendered)
 
 
 def test_per_photo_depth_and_export_patterns(tmp_path, capsys):
