@@ -340,7 +340,11 @@ def test_jobs_worker_killed_mid_photo_is_reported_and_restarted(tmp_path, tiny_m
     assert len(crashed) == 1, stderr
     assert "batch: 3 done, 0 skipped, 1 failed of 4" in stdout, stdout
     rendered = [ph for ph in photos if (out / f"{ph.stem}_3d.mp4").exists()]
-    assert len(rendered) == 3 and all(frames_of(out / f"{ph.stem}_3d.mp4") == 30 for ph in rendered)
+    # the three done photos have their videos; the crashed one has none, or -- when the kill
+    # landed after its video was complete and renamed but before the worker reported it -- a
+    # complete one; never a partial video under a final name
+    assert len(rendered) in (3, 4) and all(frames_of(out / f"{ph.stem}_3d.mp4") == 30
+                                           for ph in rendered)
 
 
 def test_per_photo_depth_and_export_patterns(tmp_path, capsys):
