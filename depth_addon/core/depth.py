@@ -613,12 +613,10 @@ def displacement_map(Z: np.ndarray, *, low: float = 0.5, high: float = 99.5) -> 
         InputError: if Z has no finite positive value.
     """
     z = np.asarray(Z, dtype=np.float64)
+    lo, hi = displacement_range(z, low=low, high=high)  # raises InputError when nothing is usable
     ok = np.isfinite(z) & (z > 0)
-    if not ok.any():
-        raise InputError("depth map has no usable values (all NaN/inf/<=0)")
     w = np.zeros_like(z)
     w[ok] = 1.0 / z[ok]
-    lo, hi = displacement_range(z, low=low, high=high)
     n = (w - lo) / max(hi - lo, 1e-12)
     n[~ok] = 0.0
     return np.clip(n, 0.0, 1.0).astype(np.float32)
