@@ -6,7 +6,9 @@ Methods (:data:`INPAINT_METHODS`):
   ``pypatchmatch`` package: texture is copied from the background, not diffused. Depth-aware
   sources: the hole is split by background depth and each part may copy only from pixels of its
   own surface or farther (never the foreground, never a nearer surface, never the mixed pixels at
-  an edge). Where the sources are smooth (no texture to copy: a plain wall, a sky, a defocused
+  an edge); within those, the patch distance is guided by each pixel's background surface (its
+  depth and vertical slope, :func:`depth_guide`), so a floor's hole takes floor texture and a
+  wall's wall texture even where the two meet at one depth. Where the sources are smooth (no texture to copy: a plain wall, a sky, a defocused
   background) the colour is diffused instead (Telea restricted to the same sources), blended by
   the sources' local texture. The default; falls back to Telea with a notice when the package is
   missing.
@@ -27,12 +29,12 @@ from ..errors import InputError
 from .maps import _nearest
 
 INPAINT_METHODS = ("patchmatch", "telea", "ns", "nearest", "fsr")
-#: the default method: PatchMatch with depth-aware sources (diffused where the sources are
-#: smooth). On bench/bench_fidelity.py (Blender scenes with true novel views) it is +4.5 dB over
-#: the untorn sheet on the disoccluded band (Telea +4.2), +3.0 dB at 2x moves (Telea +2.9), with
-#: lower FLIP (0.44 vs 0.46 at 2x) and more texture (sharpness 0.73-0.79 vs 0.52-0.63); on
-#: bench/bench_view_synthesis.py (the real motorcycle pair) its FLIP is 0.03-0.05 above Telea's
-#: (2026-12-02). Falls back to Telea, with a notice, without pypatchmatch.
+#: the default method: depth-guided PatchMatch with depth-aware sources (diffused where the
+#: sources are smooth). Measured 2026-12-02 (README, "Fidelity"): on bench/bench_view_synthesis.py
+#: (the real motorcycle pair) higher disoccluded PSNR than Telea, FLIP within 0.02 of it, as much
+#: texture as the truth (sharpness ~0.9); on bench/bench_fidelity.py (Blender scenes with true
+#: novel views) above Telea in PSNR and FLIP, also at 2x moves. Falls back to Telea, with a
+#: notice, without pypatchmatch.
 DEFAULT_METHOD = "patchmatch"
 #: PatchMatch patch radius (patches of (2 r + 1)^2 pixels, at the fill's resolution)
 PATCH_RADIUS = 2
@@ -55,6 +57,13 @@ TEXTURE_HP_SIGMA = 2.0
 TEXTURE_SIGMA_PX = 8.0
 TEXTURE_SMOOTH = 2.0
 TEXTURE_RICH = 4.0
+#: weight of the depth guide (:func:`depth_guide`) against the patches' colour distance in
+#: ``pypatchmatch.inpaint_regularity`` (score = (w * guide + colour) / (1 + w)): a source on another
+#: surface is taken only when no source of the pixel's own surface matches at all
+GUIDE_WEIGHT = 30.0
+#: guide units per unit of vertical log-inverse-depth slope (1/px): a floor 100 px below its
+#: horizon (slope 0.01) differs from a wall by 0.4
+GUIDE_SLOPE_SCALE = 40.0
 #: mixed pixels on the far side of an edge that are not used as inpainting source (work px)
 FAR_MARGIN_PX = 1.5
 #: inpainting neighbourhood radius of cv2.inpaint (work px)
@@ -181,7 +190,8 @@ def _patchmatch(img: np.ndarray, hole: np.ndarray, synth: np.ndarray, allowed: n
                 max_hole_pixels: int = PATCH_MAX_HOLE_PIXELS, seed: int = 0) -> np.ndarray:
     """Exemplar-based completion of ``hole`` with PatchMatch (Barnes et al., SIGGRAPH 2009;
     the ``pypatchmatch`` package's ``inpaint`` with a ``global_mask`` of pixels that may not be
-    copied), with depth-aware sources.
+    copied; ``inpaint_regularity`` with the guide map of :func:`depth_guide` when depths are
+    given), with depth-aware sources.
 
     The hole is split into up to :data:`SOURCE_BINS` parts by background inverse depth ``w_bg``,
     filled farthest first; a part may copy only from ``allowed`` pixels whose inverse depth is at
@@ -343,8 +353,16 @@ def _fill_crop(work, part, synth_f, hole_f, allowed_f, inv_f, wbg_f, lim, thresh
         work[y0:y1, x0:x1][pb] = smooth[pb]
         return
     gmask = (~src & ~todo).astype(np.uint8)
-    filled = patch_match.inpaint(crop, todo.astype(np.uint8), global_mask=gmask,
-                                 patch_size=patch_radius)
+    if inv_f is not None and wbg_f is not None:
+        # depth-guided patch distance: a hole pixel prefers sources of its own background
+        # surface (same depth and slope: floor texture on the floor, wall texture on the wall)
+        guide = depth_guide(inv_f[y0:y1, x0:x1], wbg_f[y0:y1, x0:x1], hb, src, threshold)
+        filled = patch_match.inpaint_regularity(crop, todo.astype(np.uint8), guide,
+                                                global_mask=gmask, patch_size=patch_radius,
+                                                guide_weight=GUIDE_WEIGHT)
+    else:
+        filled = patch_match.inpaint(crop, todo.astype(np.uint8), global_mask=gmask,
+                                     patch_size=patch_radius)
     wt = w_tex[pb][:, None]
     work[y0:y1, x0:x1][pb] = np.clip(np.rint(wt * filled[pb] + (1.0 - wt) * smooth[pb]), 0,
                                      255).astype(np.uint8)
@@ -375,3 +393,39 @@ def _texture_weight(crop: np.ndarray, src: np.ndarray, where: np.ndarray) -> np.
     energy = np.where(den > 1e-3, num / np.maximum(den, 1e-3), mean)
     w = np.clip((energy - TEXTURE_SMOOTH) / (TEXTURE_RICH - TEXTURE_SMOOTH), 0.0, 1.0)
     return np.where(where, w, 0.0).astype(np.float32)
+
+
+def depth_guide(inv: np.ndarray, w_bg: np.ndarray, hole: np.ndarray, src: np.ndarray,
+                threshold: float) -> np.ndarray:
+    """Guide map of the depth-guided PatchMatch: each pixel's background surface as two numbers,
+    so the patch distance prefers sources on the hole pixel's own surface.
+
+    Channel 0 is the background's log inverse depth (``w_bg`` on the hole, the photo's ``inv``
+    elsewhere), mapped linearly over the crop's hole and source pixels to [0, 0.45] (a range of at
+    least 2 thresholds); channel 1 is its vertical slope d ln(w)/dy per pixel (Sobel of the
+    Gaussian-smoothed map, sigma 2 px) x :data:`GUIDE_SLOPE_SCALE` + 0.2, clipped to [0, 0.45]:
+    a plane receding towards the horizon (a floor) has a positive slope, a wall facing the camera
+    none, so the two are told apart where their depths meet. The values stay below 0.5 because
+    ``pypatchmatch.inpaint_regularity`` compares its map periodically (a difference d > 0.5 counts
+    as 1 - d); channel 2 is unused (0). The idea of guiding the patch distance by the surface a
+    pixel lies on is that of Huang, Kang, Ahuja & Kopf, "Image completion using planar structure
+    guidance" (SIGGRAPH 2014), with the surfaces read from the depth map instead of detected.
+
+    Args:
+        inv: (h, w) float32 inverse depth of the photo (> 0); w_bg: (h, w) float32 inverse
+            background depth (used on ``hole``); hole, src: (h, w) bool hole and source pixels.
+        threshold: relative depth tolerance of "the same surface" (> 0).
+    Returns:
+        (h, w, 3) float32 guide map in [0, 0.45].
+    """
+    import cv2
+
+    g = np.log(np.maximum(np.where(hole, w_bg, inv), 1e-9)).astype(np.float32)
+    use = hole | src
+    lo, hi = (float(g[use].min()), float(g[use].max())) if use.any() else (0.0, 1.0)
+    span = max(hi - lo, 2.0 * math.log1p(max(threshold, 1e-3)))
+    out = np.zeros(g.shape + (3,), np.float32)
+    out[..., 0] = np.clip(0.45 * (g - lo) / span, 0.0, 0.45)
+    slope = cv2.Sobel(cv2.GaussianBlur(g, (0, 0), 2.0), cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    out[..., 1] = np.clip(0.2 + GUIDE_SLOPE_SCALE * slope, 0.0, 0.45)
+    return out
