@@ -64,6 +64,10 @@ GUIDE_WEIGHT = 30.0
 #: guide units per unit of vertical log-inverse-depth slope (1/px): a floor 100 px below its
 #: horizon (slope 0.01) differs from a wall by 0.4
 GUIDE_SLOPE_SCALE = 40.0
+#: the guide is quantised to levels this many depth thresholds wide (channel 0) and this many
+#: guide units wide (channel 1: 0.1 = a slope of 0.0025 / px)
+GUIDE_DEPTH_LEVEL = 2.0
+GUIDE_SLOPE_LEVEL = 0.1
 #: mixed pixels on the far side of an edge that are not used as inpainting source (work px)
 FAR_MARGIN_PX = 1.5
 #: inpainting neighbourhood radius of cv2.inpaint (work px)
@@ -402,10 +406,12 @@ def depth_guide(inv: np.ndarray, w_bg: np.ndarray, hole: np.ndarray, src: np.nda
 
     Channel 0 is the background's log inverse depth (``w_bg`` on the hole, the photo's ``inv``
     elsewhere), mapped linearly over the crop's hole and source pixels to [0, 0.45] (a range of at
-    least 2 thresholds); channel 1 is its vertical slope d ln(w)/dy per pixel (Sobel of the
-    Gaussian-smoothed map, sigma 2 px) x :data:`GUIDE_SLOPE_SCALE` + 0.2, clipped to [0, 0.45]:
-    a plane receding towards the horizon (a floor) has a positive slope, a wall facing the camera
-    none, so the two are told apart where their depths meet. The values stay below 0.5 because
+    least 2 thresholds) and quantised to levels :data:`GUIDE_DEPTH_LEVEL` thresholds wide;
+    channel 1 is its vertical slope d ln(w)/dy per pixel (Sobel of the Gaussian-smoothed map,
+    sigma 2 px) x :data:`GUIDE_SLOPE_SCALE` + 0.2, quantised to :data:`GUIDE_SLOPE_LEVEL` and
+    clipped to [0, 0.45]: a plane receding towards the horizon (a floor) has a positive slope, a
+    wall facing the camera none, so the two are told apart where their depths meet. Within one
+    level the guide is equal and the patches' colour alone decides. The values stay below 0.5 because
     ``pypatchmatch.inpaint_regularity`` compares its map periodically (a difference d > 0.5 counts
     as 1 - d); channel 2 is unused (0). The idea of guiding the patch distance by the surface a
     pixel lies on is that of Huang, Kang, Ahuja & Kopf, "Image completion using planar structure
@@ -425,7 +431,13 @@ def depth_guide(inv: np.ndarray, w_bg: np.ndarray, hole: np.ndarray, src: np.nda
     lo, hi = (float(g[use].min()), float(g[use].max())) if use.any() else (0.0, 1.0)
     span = max(hi - lo, 2.0 * math.log1p(max(threshold, 1e-3)))
     out = np.zeros(g.shape + (3,), np.float32)
-    out[..., 0] = np.clip(0.45 * (g - lo) / span, 0.0, 0.45)
+    # quantised, so that pixels of one surface (within the tolerance, and a noisy estimated
+    # depth's jitter) have the same guide and their patches are matched by colour alone; a
+    # continuous guide lets the jitter pick the sources and the fill turns into a mosaic
+    q0 = 0.45 * GUIDE_DEPTH_LEVEL * math.log1p(max(threshold, 1e-3)) / span
+    c0 = np.rint(0.45 * (g - lo) / span / q0) * q0
     slope = cv2.Sobel(cv2.GaussianBlur(g, (0, 0), 2.0), cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    out[..., 1] = np.clip(0.2 + GUIDE_SLOPE_SCALE * slope, 0.0, 0.45)
+    c1 = np.rint((0.2 + GUIDE_SLOPE_SCALE * slope) / GUIDE_SLOPE_LEVEL) * GUIDE_SLOPE_LEVEL
+    out[..., 0] = np.clip(c0, 0.0, 0.45)
+    out[..., 1] = np.clip(c1, 0.0, 0.45)
     return out
