@@ -234,7 +234,10 @@ def test_parallel_stereo_equals_one_process(tmp_path, empty_scene, fmt):
         fa, fb = _video_frames(one / name), _video_frames(two / name)
         assert len(fa) == len(fb) == 8
         assert fa[0].shape[1] == (192 if fmt == "sbs" else 96)
-        assert max(np.abs(x - y).mean() for x, y in zip(fa, fb)) < 3.0
+        # the wall is random noise, H.264's worst case: the one-process encode and the helpers'
+        # frames + sequencer encode differ by 2.6-3.1 grey levels on average (the filled layer's
+        # texture moves it); the two eyes differ by ~30
+        assert max(np.abs(x - y).mean() for x, y in zip(fa, fb)) < 5.0
     if fmt == "lr":
         assert np.abs(_video_frames(two / "v_L.mp4")[0] - _video_frames(two / "v_R.mp4")[0]).mean() > 2.0
     assert not _leftovers(one, two)
