@@ -64,6 +64,10 @@ class Settings:
     fuse_mono: bool = False
     step: float = 2.0
     max_vertices: int = geo.DEFAULT_MAX_VERTICES
+    #: flat parts of the torn mesh drawn as merged polygons that stray at most this many output
+    #: pixels from the full grid along the camera move (geometry.simplify_tolerance); 0 = a quad
+    #: per grid cell. Fewer faces = less vertex work per rendered frame.
+    simplify_px: float = geo.DEFAULT_SIMPLIFY_PX
     tear_threshold: Optional[float] = geo.DEFAULT_TEAR_THRESHOLD
     preset: str = "circle"
     amount: float = 1.0
@@ -119,6 +123,8 @@ class Settings:
                              f"{self.embedded_depth!r}")
         if self.depth_range <= 1:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
+        if not (self.simplify_px >= 0 and math.isfinite(self.simplify_px)):
+            raise InputError(f"--simplify must be >= 0 output pixels, got {self.simplify_px}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
         from .background.fill import INPAINT_METHODS
@@ -407,6 +413,17 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     report(progress, "build geometry", 1.0)
 
     plan, background, parallax = plan_motion(photo, Z, K, settings, depth_result.valid, progress)
+    if mesh is not None and settings.mode == "mesh" and settings.simplify_px > 0:
+        # the same grid and tears, its flat parts merged within the move's error budget
+        keys = plan.keys
+        if settings.stereo:  # both eyes' cameras
+            rig = cp.stereo_rig(plan.scene, float(plan.K_render[0, 0]), int(plan.render_size[0]),
+                                convergence=settings.convergence, interaxial=settings.interaxial)
+            keys = cp.stereo_eye_keys(keys, rig.interaxial)
+        tol = geo.simplify_tolerance(Z, K, keys.positions, float(plan.K_render[0, 0]),
+                                     settings.simplify_px)
+        mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
+                              tear_threshold=settings.tear_threshold, simplify=tol)
     return PipelineResult(parallax_amount=parallax, photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=plan.keys, scene=plan.scene,
                           render_size=plan.render_size, K_render=plan.K_render, settings=settings,
