@@ -272,19 +272,19 @@ def test_simplify_keeps_curved_depth_within_the_tolerance():
 
 
 def test_simplify_tolerance_follows_the_move_and_the_output_size():
-    Z = _step_scene()
+    Z = _step_scene()  # inverse depth 1/4 .. 1/2
     K = geo.intrinsics_from_fov(60, 40)
     move = np.array([[0.0, 0, 0], [1.0, 0, 0], [0, 0.5, 1.0]])
-    t1 = geo.simplify_tolerance(Z, K, move, 100.0, 0.25)
-    assert t1 < geo.SIMPLIFY_MAX_FRACTION * (1 / 2.0 - 1 / 4.0)  # not capped
+    t1 = geo.simplify_tolerance(Z, K, move, 100.0, 0.25, 60)
     # r = half diagonal / f; reach = max(|t_xy| + r |t_z|) -> tol = px / (f * reach)
     r = math.hypot(30.5 / K[0, 0], 20.5 / K[1, 1])  # the farther border from (cx, cy)
     reach = max(1.0, 0.5 + r * 1.0)
+    assert 100.0 * reach > geo.SIMPLIFY_MIN_PARALLAX * 60 / 0.25  # not the minimum move
     assert t1 == pytest.approx(0.25 / (100.0 * reach), rel=1e-3)
-    assert geo.simplify_tolerance(Z, K, move, 200.0, 0.25) == pytest.approx(t1 / 2, rel=1e-6)
-    assert geo.simplify_tolerance(Z, K, 2 * move, 100.0, 0.25) == pytest.approx(t1 / 2, rel=1e-6)
-    # a still camera: capped at a fraction of the inverse-depth range
-    still = geo.simplify_tolerance(Z, K, np.zeros((3, 3)), 100.0, 0.25)
-    assert still == pytest.approx(geo.SIMPLIFY_MAX_FRACTION * (1 / 2.0 - 1 / 4.0), rel=1e-6)
+    assert geo.simplify_tolerance(Z, K, move, 200.0, 0.25, 60) == pytest.approx(t1 / 2, rel=1e-6)
+    assert geo.simplify_tolerance(Z, K, 2 * move, 100.0, 0.25, 60) == pytest.approx(t1 / 2, rel=1e-6)
+    # a still camera: the minimum move (parallax over the w range = 10 % of the width)
+    still = geo.simplify_tolerance(Z, K, np.zeros((3, 3)), 100.0, 0.25, 600)
+    assert still == pytest.approx(0.25 * (1 / 2.0 - 1 / 4.0) / (geo.SIMPLIFY_MIN_PARALLAX * 600))
     with pytest.raises(InputError, match="simplify"):
-        geo.simplify_tolerance(Z, K, move, 100.0, 0.0)
+        geo.simplify_tolerance(Z, K, move, 100.0, 0.0, 60)

@@ -309,27 +309,30 @@ class MeshData:
         return (self.alpha[self.faces] < 1.0).any(1)
 
 
-#: :func:`simplify_tolerance` never allows more than this fraction of the inverse-depth range
-#: (a still or nearly still camera would otherwise flatten everything)
-SIMPLIFY_MAX_FRACTION = 0.02
+#: :func:`simplify_tolerance` assumes a move at least this large: one whose parallax between the
+#: nearest and the farthest depth is this fraction of the render width (the largest move
+#: ``amount = 1`` plans is 3 x 2.5 %), so a still camera, or one the user moves further in Blender
+#: than the planned path, still sees the mesh within the error
+SIMPLIFY_MIN_PARALLAX = 0.1
 
 
 def simplify_tolerance(Z: np.ndarray, K: np.ndarray, positions: np.ndarray, focal_render_px: float,
-                       max_error_px: float) -> float:
+                       max_error_px: float, width_px: int) -> float:
     """The ``simplify`` tolerance of :func:`build_mesh` for a camera move: the largest error in
     inverse depth 1/Z that moves no point more than ``max_error_px`` output pixels in any frame.
 
     A camera translated by t (rest-camera coordinates) shifts a pixel at normalised position
     (x, y) with inverse depth w by f (t_xy - (x, y) t_z) w, so an error dw in w moves it by at most
     f (|t_xy| + r |t_z|) dw, r = the photo's half diagonal / its focal length (rotations move all
-    depths alike). Capped at :data:`SIMPLIFY_MAX_FRACTION` of the inverse-depth range (0.5-99.5
-    percentile), which is also the answer for a camera that does not move.
+    depths alike). The move is taken at least as large as :data:`SIMPLIFY_MIN_PARALLAX` (its
+    parallax across the inverse-depth range, 0.5-99.5 percentile, that fraction of the width).
 
     Args:
         Z: (H, W) depth > 0 (scene units); K: (3, 3) photo intrinsics in pixels.
         positions: (F, 3) camera centres of the move (scene units, rest-camera OpenCV axes).
         focal_render_px: the render's focal length in output pixels (K_render[0, 0]).
         max_error_px: allowed shift in output pixels (> 0).
+        width_px: the render width in output pixels.
     Returns:
         tolerance in 1 / scene units (> 0).
     Raises:
@@ -340,25 +343,27 @@ def simplify_tolerance(Z: np.ndarray, K: np.ndarray, positions: np.ndarray, foca
     H, W = Z.shape
     w = 1.0 / np.asarray(Z, np.float64)[::4, ::4]
     lo, hi = np.percentile(w, [0.5, 99.5])
-    cap = SIMPLIFY_MAX_FRACTION * max(hi - lo, 1e-6 * hi)
     r = math.hypot(max(K[0, 2], W - K[0, 2]) / K[0, 0], max(K[1, 2], H - K[1, 2]) / K[1, 1])
     t = np.asarray(positions, np.float64).reshape(-1, 3)
     reach = float(np.max(np.hypot(t[:, 0], t[:, 1]) + r * np.abs(t[:, 2]))) if len(t) else 0.0
-    if reach * focal_render_px <= 0:
-        return cap
-    return min(cap, max_error_px / (focal_render_px * reach))
+    # shift per unit of w: f * reach, at least the minimum parallax over the w range
+    shift_per_w = max(focal_render_px * reach,
+                      SIMPLIFY_MIN_PARALLAX * width_px / max(hi - lo, 1e-6 * hi))
+    return max_error_px / shift_per_w
 
 
 def _flat_blocks(w: np.ndarray, busy: np.ndarray, us: np.ndarray, vs: np.ndarray, tol: float,
-                 max_block: int) -> tuple:
+                 max_block: int, uv_tol: float = math.inf) -> tuple:
     """Aligned square blocks of grid cells flat enough to draw as one polygon (a quadtree).
 
     A block of B x B cells (B = 2, 4, ... <= ``max_block``, its top-left cell at a multiple of B)
     qualifies when its four B/2 sub-blocks do (B = 2: its cells are not ``busy``) and the inverse
     depth ``w`` of every grid vertex in it is within ``tol`` of the bilinear interpolation of the
     block's corners (in pixel coordinates ``us``/``vs``), and so is the corners' own twist (the
-    difference between the block's two triangulations). On a plane w is affine in the pixel
-    coordinates, so a planar patch always qualifies.
+    difference between the block's two triangulations), and its texture drift is at most
+    ``uv_tol`` pixels: a GPU interpolates UVs linearly in 3D, not in the picture, so inside a face
+    whose corners' inverse depths differ by a fraction e the texture lands up to about
+    side * e / 4 pixels off (negligible in a 2 px cell, not in a 16 px block on a slanted plane).
 
     Args:
         w: (gh, gw) float64 inverse depth at the grid vertices; busy: (gh-1, gw-1) bool cells that
@@ -379,6 +384,10 @@ def _flat_blocks(w: np.ndarray, busy: np.ndarray, us: np.ndarray, vs: np.ndarray
         tl, tr = w[np.ix_(r0, c0)], w[np.ix_(r0, c0 + B)]
         bl, br = w[np.ix_(r0 + B, c0)], w[np.ix_(r0 + B, c0 + B)]
         err = np.abs(tl - tr - bl + br) / 4.0
+        wmin = np.minimum(np.minimum(tl, tr), np.minimum(bl, br))
+        wmax = np.maximum(np.maximum(tl, tr), np.maximum(bl, br))
+        side = np.maximum((vs[r0 + B] - vs[r0])[:, None], (us[c0 + B] - us[c0])[None, :])
+        ok_b &= side * (wmax - wmin) / wmin / 4.0 <= uv_tol
         vspan = (vs[r0 + B] - vs[r0])[:, None]
         uspan = (us[c0 + B] - us[c0])[None, :]
         for r in range(B + 1):
@@ -426,7 +435,8 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
                max_vertices: int = DEFAULT_MAX_VERTICES,
                tear_threshold: Optional[float] = DEFAULT_TEAR_THRESHOLD,
                simplify: Optional[float] = None,
-               max_block: int = DEFAULT_MAX_BLOCK) -> MeshData:
+               max_block: int = DEFAULT_MAX_BLOCK,
+               simplify_uv_px: Optional[float] = None) -> MeshData:
     """Perspective-correct grid mesh of a depth map, torn at depth edges by splitting.
 
     Vertices sit on a regular grid spanning the whole picture (outer vertices on the picture's
@@ -448,6 +458,8 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
             the grid's resolution, and the UVs still address the full photo. Unused grid
             vertices are dropped.
         max_block: largest merged block, in cells per side (a power of two >= 2).
+        simplify_uv_px: with ``simplify``, the largest texture drift inside a merged polygon, in
+            photo pixels (see :func:`_flat_blocks`); None = not limited.
     Returns:
         :class:`MeshData`. Vertex count = gw * gh (less the vertices inside merged blocks) + one
         extra vertex per (vertex, side) that a torn cell needs; quad count = (gw-1)(gh-1) -
@@ -493,8 +505,9 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         if torn.any():
             import cv2
             busy = cv2.dilate(torn.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-        chosen, covered = _flat_blocks(1.0 / Zg.astype(np.float64), busy, us, vs, float(simplify),
-                                       int(max_block))
+        chosen, covered = _flat_blocks(
+            1.0 / Zg.astype(np.float64), busy, us, vs, float(simplify), int(max_block),
+            math.inf if simplify_uv_px is None else float(simplify_uv_px))
     keep = ~torn if covered is None else ~torn & ~covered
     faces = [np.stack([ca[keep], cd[keep], cc[keep], cb[keep]], 1)]
     positions = [base_pos]

@@ -421,9 +421,12 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
                                 convergence=settings.convergence, interaxial=settings.interaxial)
             keys = cp.stereo_eye_keys(keys, rig.interaxial)
         tol = geo.simplify_tolerance(Z, K, keys.positions, float(plan.K_render[0, 0]),
-                                     settings.simplify_px)
+                                     settings.simplify_px, int(plan.render_size[0]))
+        # output pixels per photo pixel: the texture may drift simplify_px output pixels
+        scale = float(plan.K_render[0, 0]) / float(K[0, 0])
         mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
-                              tear_threshold=settings.tear_threshold, simplify=tol)
+                              tear_threshold=settings.tear_threshold, simplify=tol,
+                              simplify_uv_px=settings.simplify_px / scale)
     return PipelineResult(parallax_amount=parallax, photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=plan.keys, scene=plan.scene,
                           render_size=plan.render_size, K_render=plan.K_render, settings=settings,
