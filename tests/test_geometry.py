@@ -288,3 +288,27 @@ def test_simplify_tolerance_follows_the_move_and_the_output_size():
     assert still == pytest.approx(0.25 * (1 / 2.0 - 1 / 4.0) / (geo.SIMPLIFY_MIN_PARALLAX * 600))
     with pytest.raises(InputError, match="simplify"):
         geo.simplify_tolerance(Z, K, move, 100.0, 0.0, 60)
+
+
+def test_pipeline_simplifies_by_default_and_the_setting_wins(tmp_path):
+    from depth_addon.core import pipeline
+
+    H, W = 60, 90
+    rgb = np.random.default_rng(0).random((H, W, 3)).astype(np.float32)
+    Z = _tilted_plane(H, W)
+    Z[20:40, 20:40] = 1.0  # a box in front: torn cells stay single
+    np.save(tmp_path / "d.npy", Z)
+
+    def run(**kw):
+        s = pipeline.Settings(depth_kind="metric", seconds=2, fps=1, resolution=(W, H), step=1,
+                              fill_background=False, **kw)
+        return pipeline.run(rgb, depth=str(tmp_path / "d.npy"), settings=s).mesh
+
+    default, off, loose = run(), run(simplify_px=0.0), run(simplify_px=2.0)
+    assert pipeline.Settings().simplify_px == geo.DEFAULT_SIMPLIFY_PX > 0
+    assert off.poly_verts is None and off.n_merged_cells == 0
+    assert default.n_merged_cells > 0 and default.n_polygons < off.n_polygons
+    assert loose.n_merged_cells >= default.n_merged_cells
+    assert default.n_torn_cells == off.n_torn_cells > 0
+    with pytest.raises(InputError, match="simplify"):
+        pipeline.Settings(simplify_px=-1.0).validate()
