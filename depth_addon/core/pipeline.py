@@ -65,8 +65,9 @@ class Settings:
     step: float = 2.0
     max_vertices: int = geo.DEFAULT_MAX_VERTICES
     #: flat parts of the torn mesh drawn as merged polygons that stray at most this many output
-    #: pixels from the full grid along the camera move (geometry.simplify_tolerance); 0 = a quad
-    #: per grid cell. Fewer faces = less vertex work per rendered frame.
+    #: pixels from the full grid along the camera move (geometry.simplify_tolerance), their
+    #: texture drifting at most geometry.SIMPLIFY_DRIFT_SHARE of it; 0 = a quad per grid cell.
+    #: Fewer faces = less vertex work per rendered frame.
     simplify_px: float = geo.DEFAULT_SIMPLIFY_PX
     tear_threshold: Optional[float] = geo.DEFAULT_TEAR_THRESHOLD
     preset: str = "circle"
@@ -426,7 +427,7 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
         scale = float(plan.K_render[0, 0]) / float(K[0, 0])
         mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
                               tear_threshold=settings.tear_threshold, simplify=tol,
-                              simplify_uv_px=settings.simplify_px / scale)
+                              simplify_uv_px=geo.SIMPLIFY_DRIFT_SHARE * settings.simplify_px / scale)
     return PipelineResult(parallax_amount=parallax, photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=plan.keys, scene=plan.scene,
                           render_size=plan.render_size, K_render=plan.K_render, settings=settings,
