@@ -473,7 +473,8 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         scissors -- like the soft alpha matte at depth edges of 3D Photo Inpainting (Shih et al.,
         CVPR 2020) -- while the far copy underneath stays opaque.
     Raises:
-        InputError: if Z is not a 2-D array of finite positive depths, or K is not (3, 3).
+        InputError: if Z is not a 2-D array of finite positive depths, or K is not (3, 3), or
+            ``simplify`` < 0 or ``max_block`` < 2.
     """
     Z = np.asarray(Z)
     if Z.ndim != 2 or min(Z.shape) < 2:
