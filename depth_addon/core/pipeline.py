@@ -401,9 +401,13 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
 
     report(progress, "build geometry", 0.0)
     mesh = points = None
+    # a simplified mesh needs the camera move: built after plan_motion (its tears and grid are
+    # those of the full mesh; the background layer does not use the photo mesh)
+    simplify = settings.mode == "mesh" and settings.simplify_px > 0
     if settings.mode == "mesh":
-        mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
-                              tear_threshold=settings.tear_threshold)
+        if not simplify:
+            mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
+                                  tear_threshold=settings.tear_threshold)
     elif settings.mode == "plane":
         flat = np.full((H, W), focus, np.float32)
         mesh = geo.build_mesh(flat, K, step=max(settings.step, max(W, H) / 64.0),
@@ -414,8 +418,9 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     report(progress, "build geometry", 1.0)
 
     plan, background, parallax = plan_motion(photo, Z, K, settings, depth_result.valid, progress)
-    if mesh is not None and settings.mode == "mesh" and settings.simplify_px > 0:
-        # the same grid and tears, its flat parts merged within the move's error budget
+    if simplify:
+        # the grid and tears of the full mesh, its flat parts merged within the move's error
+        report(progress, "build geometry", 0.5)
         keys = plan.keys
         if settings.stereo:  # both eyes' cameras
             rig = cp.stereo_rig(plan.scene, float(plan.K_render[0, 0]), int(plan.render_size[0]),
@@ -428,6 +433,7 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
         mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
                               tear_threshold=settings.tear_threshold, simplify=tol,
                               simplify_uv_px=geo.SIMPLIFY_DRIFT_SHARE * settings.simplify_px / scale)
+        report(progress, "build geometry", 1.0)
     return PipelineResult(parallax_amount=parallax, photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=plan.keys, scene=plan.scene,
                           render_size=plan.render_size, K_render=plan.K_render, settings=settings,
