@@ -59,6 +59,7 @@ def main() -> None:
     from depth_addon.core import pipeline as pl
 
     left, right, _gt = skimage.data.stereo_motorcycle()
+    brender.init_gpu()  # GPU contexts first, without the harmless EGL_BAD_MATCH probe lines
     out_dir = tempfile.mkdtemp(prefix="bench-coverage-")
     print(f"bundled example {left.shape[1]}x{left.shape[0]}, Workbench, {args.frames} frames per "
           f"preset, amount 1 (motion budget)")

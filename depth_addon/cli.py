@@ -74,6 +74,10 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
                    help="torn mesh, point cloud, or plane + Subdivision + Displace modifiers")
     g.add_argument("--step", type=float, default=2.0, help="pixels per vertex (default %(default)s)")
     g.add_argument("--max-vertices", type=int, default=geo.DEFAULT_MAX_VERTICES)
+    g.add_argument("--simplify", type=float, default=geo.DEFAULT_SIMPLIFY_PX, metavar="PX",
+                   help="draw the flat parts of the torn mesh with merged faces that stray at "
+                        "most PX output pixels from the full grid along the move (fewer "
+                        "vertices per frame; default %(default)s, 0 = a quad per grid cell)")
     g.add_argument("--tear-threshold", type=float, default=geo.DEFAULT_TEAR_THRESHOLD,
                    help="relative depth jump that tears the mesh (default %(default)s)")
     g.add_argument("--no-tear", action="store_true", help="do not tear (rubber sheet)")
@@ -299,7 +303,7 @@ def run(args: argparse.Namespace) -> str:
         depth_range=args.depth_range, fov_deg=args.fov, focal_px=args.focal_px,
         baseline_m=args.baseline_m, doffs=args.doffs, sbs=args.sbs, step=args.step,
         rectify=args.rectify, swap=args.swap, fuse_mono=args.fuse_mono,
-        max_vertices=args.max_vertices,
+        max_vertices=args.max_vertices, simplify_px=args.simplify,
         tear_threshold=None if args.no_tear else args.tear_threshold,
         preset=args.preset, amount=args.amount, seconds=args.seconds, fps=args.fps,
         resolution=_resolution(args.resolution), engine=args.engine, overscan=not args.no_overscan,

@@ -114,6 +114,7 @@ class DEPTH_PT_build(_Sub, bpy.types.Panel):
         layout.prop(props, "mode")
         layout.prop(props, "step")
         if props.mode == "MESH":
+            layout.prop(props, "simplify_px")
             row = layout.row(align=True)
             row.prop(props, "use_tear", text="")
             sub = row.row()

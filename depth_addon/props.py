@@ -86,6 +86,12 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
     mode: EnumProperty(name="Build", items=MODES, default="MESH")
     step: FloatProperty(name="Pixels per Vertex", default=2.0, min=1.0, max=64.0)
     max_vertices: IntProperty(name="Max Vertices", default=geo.DEFAULT_MAX_VERTICES, min=1000)
+    simplify_px: FloatProperty(name="Simplify (px)", default=geo.DEFAULT_SIMPLIFY_PX, min=0.0,
+                               max=8.0, precision=2,
+                               description="Draw the flat parts of the torn mesh with merged faces "
+                                           "that stray at most this many output pixels from the "
+                                           "full grid (fewer vertices per frame); 0 = a quad per "
+                                           "grid cell")
     use_tear: BoolProperty(name="Tear at Depth Edges", default=True)
     tear_threshold: FloatProperty(name="Tear Threshold", default=geo.DEFAULT_TEAR_THRESHOLD,
                                   min=0.001, max=1.0, precision=3,
@@ -176,7 +182,7 @@ def to_settings(props, prefs=None):
         embedded_depth="auto" if props.use_embedded_depth else "ignore",
         baseline_m=props.baseline_m or None, doffs=props.doffs,
         sbs=None if props.source != "STEREO" or props.sbs == "NONE" else props.sbs,
-        step=props.step, max_vertices=props.max_vertices,
+        step=props.step, max_vertices=props.max_vertices, simplify_px=props.simplify_px,
         tear_threshold=props.tear_threshold if props.use_tear else None,
         preset=props.preset.lower().replace("_", "-"), amount=props.amount, seconds=props.seconds,
         fps=props.fps, engine=props.engine, overscan=props.overscan, rectify=props.rectify, swap=props.swap,

@@ -189,3 +189,126 @@ def test_cv_to_blender_axes():
     # OpenCV: x right, y down, z forward -> Blender world: X right, Y forward, Z up
     assert np.allclose(geo.cv_to_blender(np.array([[1.0, 2.0, 3.0]])), [[1.0, 3.0, -2.0]])
     assert math.isclose(np.linalg.det(geo.CV_TO_BLENDER), 1.0)
+
+
+# -- simplified meshes (merged flat blocks) -------------------------------------------------------
+
+def _edges(m):
+    """(E, 2) sorted vertex pairs of every face side (quads and merged polygons), with repeats."""
+    polys = [list(f) for f in m.faces]
+    if m.poly_verts is not None:
+        starts = np.cumsum(m.poly_sizes) - m.poly_sizes
+        polys += [list(m.poly_verts[s:s + n]) for s, n in zip(starts, m.poly_sizes)]
+    e = np.array([(p[i], p[(i + 1) % len(p)]) for p in polys for i in range(len(p))])
+    return np.sort(e, axis=1), polys
+
+
+def _tilted_plane(H=48, W=64):
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    return (1.0 / (0.3 + 0.002 * u + 0.001 * v)).astype(np.float32)  # 1/Z affine: a plane
+
+
+def test_simplify_merges_a_plane_into_watertight_counter_clockwise_polygons():
+    H, W = 48, 64
+    K = geo.intrinsics_from_fov(W, H, 60)
+    full = geo.build_mesh(_tilted_plane(H, W), K, step=1, tear_threshold=None)
+    m = geo.build_mesh(_tilted_plane(H, W), K, step=1, tear_threshold=None, simplify=1e-6,
+                       max_block=8)
+    gw, gh = m.grid
+    # the interior of the picture is all 8x8 blocks (4x4 where only those fit, at the border)
+    assert m.n_merged_cells > 0.8 * (gw - 1) * (gh - 1)
+    assert len(m.faces) + m.n_merged_cells == (gw - 1) * (gh - 1)
+    assert m.n_polygons < full.n_polygons / 5 and len(m.positions) < len(full.positions) / 3
+    # every kept vertex is one of the full grid's (same position and UV)
+    key = {tuple(p): tuple(t) for p, t in zip(full.positions.round(5), full.uvs.round(6))}
+    assert all(key[tuple(p)] == tuple(t) for p, t in zip(m.positions.round(5), m.uvs.round(6)))
+    # watertight: each side is shared by two faces, except on the picture's border
+    e, polys = _edges(m)
+    uniq, count = np.unique(e, axis=0, return_counts=True)
+    assert count.max() == 2
+    px = np.stack([m.uvs[:, 0] * W - 0.5, (1 - m.uvs[:, 1]) * H - 0.5], 1)
+    on_border = (np.isclose(px[:, 0], -0.5) | np.isclose(px[:, 0], W - 0.5)
+                 | np.isclose(px[:, 1], -0.5) | np.isclose(px[:, 1], H - 0.5))
+    single = uniq[count == 1]
+    assert on_border[single].all()
+    # counter-clockwise as seen from the camera, like the quads (positive signed area in x-y up)
+    for p in polys:
+        q = geo.project(m.positions[p], K)
+        x, y = q[:, 0], -q[:, 1]
+        assert 0.5 * np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) > 0
+
+
+def test_simplify_never_merges_torn_cells_or_their_neighbours():
+    Z = _step_scene()  # a vertical step edge at column 30 on a flat background
+    K = geo.intrinsics_from_fov(60, 40)
+    full = geo.build_mesh(Z, K, step=1)
+    m = geo.build_mesh(Z, K, step=1, simplify=1e-6)
+    assert m.n_torn_cells == full.n_torn_cells > 0 and m.n_merged_cells > 0
+    # the torn copies are the same faces (same corner positions), so silhouettes keep the grid
+    def torn_corners(mesh):
+        return np.sort(mesh.positions[mesh.faces[mesh.n_base_faces:]].reshape(-1, 12), axis=0)
+    assert np.allclose(torn_corners(m), torn_corners(full))
+    # no merged polygon reaches within one cell of the edge (columns 29..31 in pixels)
+    starts = np.cumsum(m.poly_sizes) - m.poly_sizes
+    u = geo.project(m.positions, K)[:, 0]
+    for s, n in zip(starts, m.poly_sizes):
+        cols = u[m.poly_verts[s:s + n]]
+        assert cols.max() <= 29.01 or cols.min() >= 31.99
+    # the soft-edge split keeps the polygons with the rest of the mesh
+    ramp, rest = m.split(m.soft_faces())
+    assert ramp.poly_verts is None and rest.n_polygons == m.n_polygons - len(ramp.faces)
+    assert rest.n_merged_cells == m.n_merged_cells
+
+
+def test_simplify_keeps_curved_depth_within_the_tolerance():
+    H, W = 40, 60
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    Z = (2.0 + 0.5 * np.sin(u / 9.0) * np.cos(v / 7.0)).astype(np.float32)
+    K = geo.intrinsics_from_fov(W, H, 60)
+    tight = geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=1e-5)
+    loose = geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=1e-2)
+    assert tight.n_merged_cells < loose.n_merged_cells
+    assert geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=0).poly_verts is None
+
+
+def test_simplify_tolerance_follows_the_move_and_the_output_size():
+    Z = _step_scene()  # inverse depth 1/4 .. 1/2
+    K = geo.intrinsics_from_fov(60, 40)
+    move = np.array([[0.0, 0, 0], [1.0, 0, 0], [0, 0.5, 1.0]])
+    t1 = geo.simplify_tolerance(Z, K, move, 100.0, 0.25, 60)
+    # r = half diagonal / f; reach = max(|t_xy| + r |t_z|) -> tol = px / (f * reach)
+    r = math.hypot(30.5 / K[0, 0], 20.5 / K[1, 1])  # the farther border from (cx, cy)
+    reach = max(1.0, 0.5 + r * 1.0)
+    assert 100.0 * reach > geo.SIMPLIFY_MIN_PARALLAX * 60 / 0.25  # not the minimum move
+    assert t1 == pytest.approx(0.25 / (100.0 * reach), rel=1e-3)
+    assert geo.simplify_tolerance(Z, K, move, 200.0, 0.25, 60) == pytest.approx(t1 / 2, rel=1e-6)
+    assert geo.simplify_tolerance(Z, K, 2 * move, 100.0, 0.25, 60) == pytest.approx(t1 / 2, rel=1e-6)
+    # a still camera: the minimum move (parallax over the w range = 10 % of the width)
+    still = geo.simplify_tolerance(Z, K, np.zeros((3, 3)), 100.0, 0.25, 600)
+    assert still == pytest.approx(0.25 * (1 / 2.0 - 1 / 4.0) / (geo.SIMPLIFY_MIN_PARALLAX * 600))
+    with pytest.raises(InputError, match="simplify"):
+        geo.simplify_tolerance(Z, K, move, 100.0, 0.0, 60)
+
+
+def test_pipeline_simplifies_by_default_and_the_setting_wins(tmp_path):
+    from depth_addon.core import pipeline
+
+    H, W = 60, 90
+    rgb = np.random.default_rng(0).random((H, W, 3)).astype(np.float32)
+    Z = _tilted_plane(H, W)
+    Z[20:40, 20:40] = 1.0  # a box in front: torn cells stay single
+    np.save(tmp_path / "d.npy", Z)
+
+    def run(**kw):
+        s = pipeline.Settings(depth_kind="metric", seconds=2, fps=1, resolution=(W, H), step=1,
+                              fill_background=False, **kw)
+        return pipeline.run(rgb, depth=str(tmp_path / "d.npy"), settings=s).mesh
+
+    default, off, loose = run(), run(simplify_px=0.0), run(simplify_px=2.0)
+    assert pipeline.Settings().simplify_px == geo.DEFAULT_SIMPLIFY_PX > 0
+    assert off.poly_verts is None and off.n_merged_cells == 0
+    assert default.n_merged_cells > 0 and default.n_polygons < off.n_polygons
+    assert loose.n_merged_cells >= default.n_merged_cells
+    assert default.n_torn_cells == off.n_torn_cells > 0
+    with pytest.raises(InputError, match="simplify"):
+        pipeline.Settings(simplify_px=-1.0).validate()

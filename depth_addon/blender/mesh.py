@@ -13,8 +13,9 @@ GENERATED_KEY = "depth3d_generated"
 
 def mesh_from_quads(name: str, positions: np.ndarray, faces: np.ndarray,
                     uvs: np.ndarray | None = None,
-                    point_floats: dict | None = None) -> "bpy.types.Mesh":
-    """A new mesh datablock from quads.
+                    point_floats: dict | None = None,
+                    polygons: tuple | None = None) -> "bpy.types.Mesh":
+    """A new mesh datablock from quads (and optionally polygons of any size after them).
 
     Args:
         name: datablock name (Blender may add a numeric suffix).
@@ -23,6 +24,8 @@ def mesh_from_quads(name: str, positions: np.ndarray, faces: np.ndarray,
         uvs: optional (N, 2) float32 per-vertex UVs; written as a per-corner "UVMap" attribute.
         point_floats: optional {attribute name: (N,) float32} written as float point attributes
             (e.g. the per-vertex "alpha" of soft silhouettes, read by an Attribute node).
+        polygons: optional (corner vertex indices (C,) int, corners per polygon (P,) int >= 3),
+            e.g. ``MeshData.poly_verts`` / ``poly_sizes``: more faces, after the quads.
     Returns:
         the mesh (no object is created).
     Raises:
@@ -34,20 +37,29 @@ def mesh_from_quads(name: str, positions: np.ndarray, faces: np.ndarray,
         raise ValueError(f"positions must be (N, 3), got {pos.shape}")
     if quads.ndim != 2 or quads.shape[1] != 4:
         raise ValueError(f"faces must be (F, 4), got {quads.shape}")
-    if quads.size and (quads.min() < 0 or quads.max() >= len(pos)):
+    corners = quads.ravel()
+    starts = np.arange(0, 4 * len(quads), 4, dtype=np.int32)
+    if polygons is not None and len(polygons[1]):
+        pverts = np.ascontiguousarray(polygons[0], dtype=np.int32)
+        sizes = np.ascontiguousarray(polygons[1], dtype=np.int32)
+        if sizes.min() < 3 or sizes.sum() != len(pverts):
+            raise ValueError("polygons need >= 3 corners each and sizes summing to the corners")
+        starts = np.concatenate([starts, corners.size + np.cumsum(sizes) - sizes]).astype(np.int32)
+        corners = np.concatenate([corners, pverts])
+    if corners.size and (corners.min() < 0 or corners.max() >= len(pos)):
         raise ValueError("face index out of range")
     me = bpy.data.meshes.new(name)
     me.vertices.add(len(pos))
     me.attributes["position"].data.foreach_set("vector", pos.ravel())
-    n_faces = len(quads)
+    n_faces = len(starts)
     if n_faces:
-        me.loops.add(n_faces * 4)
-        me.attributes[".corner_vert"].data.foreach_set("value", quads.ravel())
+        me.loops.add(corners.size)
+        me.attributes[".corner_vert"].data.foreach_set("value", corners)
         me.polygons.add(n_faces)
-        me.polygons.foreach_set("loop_start", np.arange(0, 4 * n_faces, 4, dtype=np.int32))
+        me.polygons.foreach_set("loop_start", starts)
         if uvs is not None:
             uv = me.attributes.new("UVMap", "FLOAT2", "CORNER")
-            uv.data.foreach_set("vector", np.ascontiguousarray(uvs, np.float32)[quads.ravel()].ravel())
+            uv.data.foreach_set("vector", np.ascontiguousarray(uvs, np.float32)[corners].ravel())
     for key, values in (point_floats or {}).items():
         vals = np.ascontiguousarray(values, dtype=np.float32)
         if vals.shape != (len(pos),):

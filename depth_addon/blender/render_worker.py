@@ -1,14 +1,15 @@
-"""Helper process of a parallel render: render frames of a saved scene to PNG files.
+"""Helper process of a parallel render: render frames of a saved scene to PNG or BMP files.
 
 Started by :func:`depth_addon.blender.render._render_parallel` as
 
-    python render_worker.py SCENE.blend SCENE_NAME ORDER OUT_DIR [PNG_COMPRESSION]
+    python render_worker.py SCENE.blend SCENE_NAME ORDER OUT_DIR [PNG_COMPRESSION [FORMAT]]
 
 with the Python that runs the bpy module (``sys.executable``). It imports nothing but bpy (so it
 works wherever the add-on package is installed, under any package name), opens the .blend and
 renders scene SCENE_NAME, with that scene's own settings, frame by frame in ORDER (ranges such
 as ``76-150,75-1``; a range may run downwards) to ``OUT_DIR/frame_0001.png`` … (PNG compression 0
-by default: an intermediate the parent encodes). Every process of a render (the parent too) first
+by default), or ``frame_0001.bmp`` … with FORMAT ``BMP`` (uncompressed: the cheapest picture
+Blender writes and reads back, for frames the parent only encodes). Every process of a render (the parent too) first
 *claims* a frame by creating ``OUT_DIR/frame_0001.claim`` exclusively and skips frames someone
 else claimed, so the processes share the frames out among themselves whatever their speed (the
 parent starts at once, helpers start ~1 s later; another program may slow one of them down).
@@ -52,6 +53,10 @@ def format_order(frames) -> str:
     return ",".join(parts)
 
 
+#: file extension of each frame format a helper writes
+FRAME_EXT = {"PNG": ".png", "BMP": ".bmp"}
+
+
 def frame_path(out_dir: str, frame: int, ext: str = ".png") -> str:
     return os.path.join(out_dir, f"frame_{frame:04d}{ext}")
 
@@ -66,9 +71,10 @@ def claim(out_dir: str, frame: int) -> bool:
     return True
 
 
-def render_frames(scene, frames, out_dir: str, on_frame=None) -> int:
-    """Render the unclaimed ones of ``frames`` of ``scene`` (whose output is set to PNG) as
-    stills; ``on_frame()`` is called after each (it may raise to stop). Returns frames rendered."""
+def render_frames(scene, frames, out_dir: str, on_frame=None, ext: str = ".png") -> int:
+    """Render the unclaimed ones of ``frames`` of ``scene`` (whose output is set to PNG or BMP,
+    :func:`setup_png`; ``ext`` the matching extension) as stills to :func:`frame_path`;
+    ``on_frame()`` is called before each (it may raise to stop). Returns frames rendered."""
     import bpy
 
     scene.render.use_file_extension = False
@@ -79,7 +85,7 @@ def render_frames(scene, frames, out_dir: str, on_frame=None) -> int:
         if not claim(out_dir, f):
             continue
         scene.frame_set(f)
-        scene.render.filepath = frame_path(out_dir, f)
+        scene.render.filepath = frame_path(out_dir, f, ext)
         bpy.ops.render.render(write_still=True, scene=scene.name)
         done += 1
     return done
@@ -90,16 +96,19 @@ _STEREO_KEYS = ("display_mode", "anaglyph_type", "interlace_type", "use_squeezed
                 "use_sidebyside_crosseyed")
 
 
-def setup_png(scene, compression: int) -> None:
+def setup_png(scene, compression: int, file_format: str = "PNG") -> None:
+    """Output 8-bit RGB stills: PNG with ``compression`` (0-100), or uncompressed BMP
+    (``file_format`` 'BMP'); the stereo views settings are kept."""
     isf = scene.render.image_settings
     views = isf.views_format
     s3d = {k: getattr(isf.stereo_3d_format, k) for k in _STEREO_KEYS}
     if hasattr(isf, "media_type"):  # 5.0+
         isf.media_type = "IMAGE"
-    isf.file_format = "PNG"
+    isf.file_format = file_format
     isf.color_mode = "RGB"
-    isf.color_depth = "8"
-    isf.compression = int(compression)  # 1280x720: 44 ms per frame at 0, 100 ms at 15
+    if file_format == "PNG":
+        isf.color_depth = "8"
+        isf.compression = int(compression)  # 1280x720: 44 ms per frame at 0, 100 ms at 15
     isf.views_format = views
     for k, v in s3d.items():
         setattr(isf.stereo_3d_format, k, v)
@@ -119,6 +128,9 @@ def main(argv) -> int:
     try:
         blend, scene_name, order, out_dir = argv[:4]
         compression = int(argv[4]) if len(argv) > 4 else 0
+        file_format = argv[5] if len(argv) > 5 else "PNG"
+        if file_format not in FRAME_EXT:
+            raise RuntimeError(f"unknown frame format {file_format!r}")
         import bpy
 
         bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False)
@@ -128,8 +140,8 @@ def main(argv) -> int:
         win = getattr(bpy.context, "window", None)
         if win is not None:
             win.scene = scene
-        setup_png(scene, compression)
-        render_frames(scene, parse_order(order), out_dir)
+        setup_png(scene, compression, file_format)
+        render_frames(scene, parse_order(order), out_dir, ext=FRAME_EXT[file_format])
     except BaseException as exc:  # noqa: BLE001 -- reported to the parent as one line
         msg = str(exc).replace("Error: ", "").strip().splitlines()
         print(f"{ERROR_TAG} {type(exc).__name__}: {msg[0] if msg else ''}", file=sys.stderr,

@@ -71,7 +71,9 @@ def _photo_mesh_object(result: "PipelineResult", coll, mat, img=None):
                                   ramp.uvs, {"alpha": ramp.alpha}))
         me.materials.append(_tag(bmat.photo_material(EDGES_NAME, img, alpha_attribute="alpha")))
         new_object(EDGES_NAME, me, coll)[ROLE_KEY] = "edges"
-    me = _tag(mesh_from_quads("3D Photo", geo.cv_to_blender(m.positions), m.faces, m.uvs))
+    polys = None if m.poly_verts is None else (m.poly_verts, m.poly_sizes)
+    me = _tag(mesh_from_quads("3D Photo", geo.cv_to_blender(m.positions), m.faces, m.uvs,
+                              polygons=polys))
     me.materials.append(mat)
     ob = new_object("3D Photo", me, coll)
     ob[ROLE_KEY] = "photo"

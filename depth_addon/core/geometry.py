@@ -45,6 +45,15 @@ DEFAULT_FOV_DEG = 55.0
 DEFAULT_TEAR_THRESHOLD = 0.06
 #: default vertex cap of a mesh (about one vertex per 2x2 px up to 6 MP photos).
 DEFAULT_MAX_VERTICES = 1_500_000
+#: default allowed error of a simplified mesh along the camera move, in output pixels
+#: (:func:`simplify_tolerance`; the pipeline's Settings.simplify_px, the CLI's --simplify)
+DEFAULT_SIMPLIFY_PX = 0.25
+#: share of that error a merged polygon's texture drift may take (see :func:`_flat_blocks`):
+#: drift shifts the photo's texture inside a face even on a plane, seen from every camera; on the
+#: bench_fidelity scenes (textured planes) a 0.25 px drift cost 0.08 dB of PSNR, 0.05 px none
+SIMPLIFY_DRIFT_SHARE = 0.2
+#: largest merged block of :func:`build_mesh` with ``simplify``, in grid cells per side
+DEFAULT_MAX_BLOCK = 8
 
 #: OpenCV camera coordinates (x right, y down, z forward) -> Blender world (X right, Y fwd, Z up).
 CV_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -255,6 +264,11 @@ class MeshData:
         alpha: optional (N,) float32 per-vertex opacity in [0, 1] for soft silhouettes: 0 on the
             corners of a torn cell's near copy that were pulled forward from the far side, 1
             elsewhere (see :func:`build_mesh`); None = opaque everywhere.
+        poly_verts, poly_sizes: optional polygons besides the quads (the merged flat blocks of
+            :func:`build_mesh` with ``simplify``): (C,) int32 vertex indices of all their corners,
+            polygon after polygon, counter-clockwise as seen from the camera, and (P,) int32 the
+            number of corners of each (>= 4). None = quads only.
+        n_merged_cells: grid cells covered by those polygons (0 without simplification).
     """
 
     positions: np.ndarray
@@ -264,17 +278,32 @@ class MeshData:
     n_base_faces: int
     n_torn_cells: int
     alpha: Optional[np.ndarray] = None
+    poly_verts: Optional[np.ndarray] = None
+    poly_sizes: Optional[np.ndarray] = None
+    n_merged_cells: int = 0
+
+    @property
+    def n_polygons(self) -> int:
+        """Number of faces: the quads plus the merged polygons."""
+        return len(self.faces) + (0 if self.poly_sizes is None else len(self.poly_sizes))
 
     def split(self, face_mask: np.ndarray) -> tuple:
-        """Two meshes: the faces where ``face_mask`` (F,) bool is True, and the rest, each with only
-        the vertices it uses (positions, UVs and alpha carried over; grid/counts copied)."""
+        """Two meshes: the quads where ``face_mask`` (F,) bool is True, and the rest (the other
+        quads and every merged polygon), each with only the vertices it uses (positions, UVs and
+        alpha carried over; grid/counts copied)."""
         out = []
-        for m in (face_mask, ~face_mask):
+        for k, m in enumerate((face_mask, ~face_mask)):
             f = self.faces[m]
-            used, inv = np.unique(f, return_inverse=True)
-            out.append(MeshData(self.positions[used], inv.reshape(-1, 4).astype(np.int32),
+            polys = self.poly_verts if (k == 1 and self.poly_verts is not None) else None
+            allv = f.ravel() if polys is None else np.concatenate([f.ravel(), polys])
+            used, inv = np.unique(allv, return_inverse=True)
+            inv = inv.astype(np.int32)
+            out.append(MeshData(self.positions[used], inv[:f.size].reshape(-1, 4),
                                 self.uvs[used], self.grid, self.n_base_faces, self.n_torn_cells,
-                                None if self.alpha is None else self.alpha[used]))
+                                None if self.alpha is None else self.alpha[used],
+                                None if polys is None else inv[f.size:],
+                                None if polys is None else self.poly_sizes,
+                                0 if polys is None else self.n_merged_cells))
         return out[0], out[1]
 
     def soft_faces(self) -> np.ndarray:
@@ -284,9 +313,134 @@ class MeshData:
         return (self.alpha[self.faces] < 1.0).any(1)
 
 
+#: :func:`simplify_tolerance` assumes a move at least this large: one whose parallax between the
+#: nearest and the farthest depth is this fraction of the render width (the largest move
+#: ``amount = 1`` plans is 3 x 2.5 %), so a still camera, or one the user moves further in Blender
+#: than the planned path, still sees the mesh within the error
+SIMPLIFY_MIN_PARALLAX = 0.1
+
+
+def simplify_tolerance(Z: np.ndarray, K: np.ndarray, positions: np.ndarray, focal_render_px: float,
+                       max_error_px: float, width_px: int) -> float:
+    """The ``simplify`` tolerance of :func:`build_mesh` for a camera move: the largest error in
+    inverse depth 1/Z that moves no point more than ``max_error_px`` output pixels in any frame.
+
+    A camera translated by t (rest-camera coordinates) shifts a pixel at normalised position
+    (x, y) with inverse depth w by f (t_xy - (x, y) t_z) w, so an error dw in w moves it by at most
+    f (|t_xy| + r |t_z|) dw, r = the photo's half diagonal / its focal length (rotations move all
+    depths alike). The move is taken at least as large as :data:`SIMPLIFY_MIN_PARALLAX` (its
+    parallax across the inverse-depth range, 0.5-99.5 percentile, that fraction of the width).
+
+    Args:
+        Z: (H, W) depth > 0 (scene units); K: (3, 3) photo intrinsics in pixels.
+        positions: (F, 3) camera centres of the move (scene units, rest-camera OpenCV axes).
+        focal_render_px: the render's focal length in output pixels (K_render[0, 0]).
+        max_error_px: allowed shift in output pixels (> 0).
+        width_px: the render width in output pixels.
+    Returns:
+        tolerance in 1 / scene units (> 0).
+    Raises:
+        InputError: max_error_px <= 0.
+    """
+    if not max_error_px > 0:
+        raise InputError(f"simplify error must be > 0 output pixels, got {max_error_px}")
+    H, W = Z.shape
+    w = 1.0 / np.asarray(Z, np.float64)[::4, ::4]
+    lo, hi = np.percentile(w, [0.5, 99.5])
+    r = math.hypot(max(K[0, 2], W - K[0, 2]) / K[0, 0], max(K[1, 2], H - K[1, 2]) / K[1, 1])
+    t = np.asarray(positions, np.float64).reshape(-1, 3)
+    reach = float(np.max(np.hypot(t[:, 0], t[:, 1]) + r * np.abs(t[:, 2]))) if len(t) else 0.0
+    # shift per unit of w: f * reach, at least the minimum parallax over the w range
+    shift_per_w = max(focal_render_px * reach,
+                      SIMPLIFY_MIN_PARALLAX * width_px / max(hi - lo, 1e-6 * hi))
+    return max_error_px / shift_per_w
+
+
+def _flat_blocks(w: np.ndarray, busy: np.ndarray, us: np.ndarray, vs: np.ndarray, tol: float,
+                 max_block: int, uv_tol: float = math.inf) -> tuple:
+    """Aligned square blocks of grid cells flat enough to draw as one polygon (a quadtree).
+
+    A block of B x B cells (B = 2, 4, ... <= ``max_block``, its top-left cell at a multiple of B)
+    qualifies when its four B/2 sub-blocks do (B = 2: its cells are not ``busy``) and the inverse
+    depth ``w`` of every grid vertex in it is within ``tol`` of the bilinear interpolation of the
+    block's corners (in pixel coordinates ``us``/``vs``), and so is the corners' own twist (the
+    difference between the block's two triangulations), and its texture drift is at most
+    ``uv_tol`` pixels: a GPU interpolates UVs linearly in 3D, not in the picture, so inside a face
+    whose corners' inverse depths differ by a fraction e the texture lands up to about
+    side * e / 4 pixels off (negligible in a 2 px cell, not in a 16 px block on a slanted plane).
+
+    Args:
+        w: (gh, gw) float64 inverse depth at the grid vertices; busy: (gh-1, gw-1) bool cells that
+            must stay single; us: (gw,), vs: (gh,) vertex pixel coordinates; tol: in units of w.
+    Returns:
+        (chosen, covered): chosen = [(B, (gh-1)//B x (gw-1)//B bool mask of the blocks used)], the
+        largest qualifying block wherever one exists; covered = (gh-1, gw-1) bool cells inside them.
+    """
+    gh, gw = w.shape
+    ch, cw = gh - 1, gw - 1
+    ok = ~busy
+    levels = []
+    B = 2
+    while B <= max_block and ch >= B and cw >= B:
+        nbi, nbj = ch // B, cw // B
+        ok_b = ok[:2 * nbi, :2 * nbj].reshape(nbi, 2, nbj, 2).all(axis=(1, 3))
+        r0, c0 = np.arange(nbi) * B, np.arange(nbj) * B
+        tl, tr = w[np.ix_(r0, c0)], w[np.ix_(r0, c0 + B)]
+        bl, br = w[np.ix_(r0 + B, c0)], w[np.ix_(r0 + B, c0 + B)]
+        err = np.abs(tl - tr - bl + br) / 4.0
+        wmin = np.minimum(np.minimum(tl, tr), np.minimum(bl, br))
+        wmax = np.maximum(np.maximum(tl, tr), np.maximum(bl, br))
+        side = np.maximum((vs[r0 + B] - vs[r0])[:, None], (us[c0 + B] - us[c0])[None, :])
+        ok_b &= side * (wmax - wmin) / wmin / 4.0 <= uv_tol
+        vspan = (vs[r0 + B] - vs[r0])[:, None]
+        uspan = (us[c0 + B] - us[c0])[None, :]
+        for r in range(B + 1):
+            sv = (vs[r0 + r] - vs[r0])[:, None] / vspan
+            left, right = tl + sv * (bl - tl), tr + sv * (br - tr)
+            for c in range(B + 1):
+                tu = (us[c0 + c] - us[c0])[None, :] / uspan
+                err = np.maximum(err, np.abs(w[np.ix_(r0 + r, c0 + c)] - (left + tu * (right - left))))
+        ok_b &= err <= tol
+        levels.append((B, ok_b))
+        ok = ok_b
+        B *= 2
+    covered = np.zeros((ch, cw), bool)
+    chosen = []
+    for B, ok_b in reversed(levels):
+        nbi, nbj = ok_b.shape
+        sel = ok_b & ~covered[:nbi * B, :nbj * B].reshape(nbi, B, nbj, B).any(axis=(1, 3))
+        if sel.any():
+            chosen.append((B, sel))
+            covered[:nbi * B, :nbj * B] |= np.repeat(np.repeat(sel, B, 0), B, 1)
+    return chosen, covered
+
+
+def _block_polygons(chosen: list, active: np.ndarray, idx: np.ndarray) -> tuple:
+    """Corners of the merged blocks: each block's boundary vertices that some face uses
+    (``active``, (gh, gw) bool), counter-clockwise as seen from the camera (down the left side,
+    along the bottom, up the right side, back along the top), so neighbours that stay finer share
+    their vertices with the block (no T-junction cracks). Returns ((C,) int32, (P,) int32)."""
+    verts, sizes = [], []
+    for B, sel in chosen:
+        k = np.arange(B)
+        dr = np.concatenate([k, np.full(B, B), B - k, np.zeros(B, int)])
+        dc = np.concatenate([np.zeros(B, int), k, np.full(B, B), B - k])
+        bi, bj = np.nonzero(sel)
+        rr, cc = bi[:, None] * B + dr[None, :], bj[:, None] * B + dc[None, :]
+        use = active[rr, cc]
+        verts.append(idx[rr, cc][use])
+        sizes.append(use.sum(1))
+    if not verts:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return (np.concatenate(verts).astype(np.int32), np.concatenate(sizes).astype(np.int32))
+
+
 def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
                max_vertices: int = DEFAULT_MAX_VERTICES,
-               tear_threshold: Optional[float] = DEFAULT_TEAR_THRESHOLD) -> MeshData:
+               tear_threshold: Optional[float] = DEFAULT_TEAR_THRESHOLD,
+               simplify: Optional[float] = None,
+               max_block: int = DEFAULT_MAX_BLOCK,
+               simplify_uv_px: Optional[float] = None) -> MeshData:
     """Perspective-correct grid mesh of a depth map, torn at depth edges by splitting.
 
     Vertices sit on a regular grid spanning the whole picture (outer vertices on the picture's
@@ -299,15 +453,28 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         step: grid spacing in pixels (>= 1); enlarged to respect ``max_vertices``.
         max_vertices: cap on the base grid's vertex count.
         tear_threshold: relative depth jump that tears (see module doc); None = never tear.
+        simplify: None/0 = a quad per grid cell. Else the flat parts are drawn with fewer faces:
+            aligned blocks of up to ``max_block`` x ``max_block`` cells whose inverse depth 1/Z
+            is within ``simplify`` (in 1 / scene units; see :func:`simplify_tolerance`) of the
+            bilinear interpolation of their corners become one polygon
+            (``MeshData.poly_verts``), holding every boundary vertex a finer neighbour uses (no
+            T-junctions). Torn cells and their neighbours are never merged, so silhouettes keep
+            the grid's resolution, and the UVs still address the full photo. Unused grid
+            vertices are dropped.
+        max_block: largest merged block, in cells per side (a power of two >= 2).
+        simplify_uv_px: with ``simplify``, the largest texture drift inside a merged polygon, in
+            photo pixels (see :func:`_flat_blocks`); None = not limited.
     Returns:
-        :class:`MeshData`. Vertex count = gw * gh + one extra vertex per (vertex, side) that a torn
-        cell needs; face count = (gw-1)(gh-1) + n_torn_cells. Its ``alpha`` is 0 on the vertices a
+        :class:`MeshData`. Vertex count = gw * gh (less the vertices inside merged blocks) + one
+        extra vertex per (vertex, side) that a torn cell needs; quad count = (gw-1)(gh-1) -
+        n_merged_cells + n_torn_cells. Its ``alpha`` is 0 on the vertices a
         near copy pulled forward from the far side and 1 elsewhere, so a renderer that blends by it
         fades each silhouette out over one grid cell (``step`` pixels) instead of cutting it with
         scissors -- like the soft alpha matte at depth edges of 3D Photo Inpainting (Shih et al.,
         CVPR 2020) -- while the far copy underneath stays opaque.
     Raises:
-        InputError: if Z is not a 2-D array of finite positive depths, or K is not (3, 3).
+        InputError: if Z is not a 2-D array of finite positive depths, or K is not (3, 3), or
+            ``simplify`` < 0 or ``max_block`` < 2.
     """
     Z = np.asarray(Z)
     if Z.ndim != 2 or min(Z.shape) < 2:
@@ -335,7 +502,18 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         th, tv = detect_tears(Zg, tear_threshold, cols, rows)
         torn = th[:-1, :] | th[1:, :] | tv[:, :-1] | tv[:, 1:]
 
-    keep = ~torn
+    chosen, covered = [], None
+    if simplify:
+        if simplify < 0 or max_block < 2:
+            raise InputError(f"simplify must be >= 0 and max_block >= 2, got {simplify}, {max_block}")
+        busy = torn
+        if torn.any():
+            import cv2
+            busy = cv2.dilate(torn.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        chosen, covered = _flat_blocks(
+            1.0 / Zg.astype(np.float64), busy, us, vs, float(simplify), int(max_block),
+            math.inf if simplify_uv_px is None else float(simplify_uv_px))
+    keep = ~torn if covered is None else ~torn & ~covered
     faces = [np.stack([ca[keep], cd[keep], cc[keep], cb[keep]], 1)]
     positions = [base_pos]
     uvs = [base_uv]
@@ -380,7 +558,7 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         faces.append(out_faces_near[:, [0, 3, 2, 1]])
         faces.append(out_faces_far[:, [0, 3, 2, 1]])
 
-    return MeshData(
+    mesh = MeshData(
         positions=np.concatenate(positions).astype(np.float32),
         faces=np.concatenate(faces).astype(np.int32),
         uvs=np.concatenate(uvs).astype(np.float32),
@@ -389,6 +567,28 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         n_torn_cells=n_torn,
         alpha=np.concatenate(alphas) if n_torn else None,
     )
+    if chosen:
+        fine = ~covered  # single cells (torn or not): all four corners are used
+        active = np.zeros((gh, gw), bool)
+        for sl in ((slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None)),
+                   (slice(1, None), slice(None, -1)), (slice(1, None), slice(1, None))):
+            active[sl] |= fine
+        for B, sel in chosen:  # block corners
+            bi, bj = np.nonzero(sel)
+            for dr in (0, B):
+                for dc in (0, B):
+                    active[bi * B + dr, bj * B + dc] = True
+        pverts, psizes = _block_polygons(chosen, active, idx)
+        # drop the grid vertices no face uses any more (inside merged blocks)
+        used = np.ones(len(mesh.positions), bool)
+        used[:gh * gw] = active.ravel()
+        lut = np.cumsum(used) - 1
+        mesh = MeshData(mesh.positions[used], lut[mesh.faces].astype(np.int32), mesh.uvs[used],
+                        mesh.grid, mesh.n_base_faces, n_torn,
+                        None if mesh.alpha is None else mesh.alpha[used],
+                        poly_verts=lut[pverts].astype(np.int32), poly_sizes=psizes,
+                        n_merged_cells=int(covered.sum()))
+    return mesh
 
 
 def point_cloud(Z: np.ndarray, K: np.ndarray, rgb: np.ndarray, *, step: float = 1.0,

@@ -64,6 +64,11 @@ class Settings:
     fuse_mono: bool = False
     step: float = 2.0
     max_vertices: int = geo.DEFAULT_MAX_VERTICES
+    #: flat parts of the torn mesh drawn as merged polygons that stray at most this many output
+    #: pixels from the full grid along the camera move (geometry.simplify_tolerance), their
+    #: texture drifting at most geometry.SIMPLIFY_DRIFT_SHARE of it; 0 = a quad per grid cell.
+    #: Fewer faces = less vertex work per rendered frame.
+    simplify_px: float = geo.DEFAULT_SIMPLIFY_PX
     tear_threshold: Optional[float] = geo.DEFAULT_TEAR_THRESHOLD
     preset: str = "circle"
     amount: float = 1.0
@@ -119,6 +124,8 @@ class Settings:
                              f"{self.embedded_depth!r}")
         if self.depth_range <= 1:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
+        if not (self.simplify_px >= 0 and math.isfinite(self.simplify_px)):
+            raise InputError(f"--simplify must be >= 0 output pixels, got {self.simplify_px}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
         from .background.fill import INPAINT_METHODS
@@ -394,9 +401,13 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
 
     report(progress, "build geometry", 0.0)
     mesh = points = None
+    # a simplified mesh needs the camera move: built after plan_motion (its tears and grid are
+    # those of the full mesh; the background layer does not use the photo mesh)
+    simplify = settings.mode == "mesh" and settings.simplify_px > 0
     if settings.mode == "mesh":
-        mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
-                              tear_threshold=settings.tear_threshold)
+        if not simplify:
+            mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
+                                  tear_threshold=settings.tear_threshold)
     elif settings.mode == "plane":
         flat = np.full((H, W), focus, np.float32)
         mesh = geo.build_mesh(flat, K, step=max(settings.step, max(W, H) / 64.0),
@@ -407,6 +418,22 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     report(progress, "build geometry", 1.0)
 
     plan, background, parallax = plan_motion(photo, Z, K, settings, depth_result.valid, progress)
+    if simplify:
+        # the grid and tears of the full mesh, its flat parts merged within the move's error
+        report(progress, "build geometry", 0.5)
+        keys = plan.keys
+        if settings.stereo:  # both eyes' cameras
+            rig = cp.stereo_rig(plan.scene, float(plan.K_render[0, 0]), int(plan.render_size[0]),
+                                convergence=settings.convergence, interaxial=settings.interaxial)
+            keys = cp.stereo_eye_keys(keys, rig.interaxial)
+        tol = geo.simplify_tolerance(Z, K, keys.positions, float(plan.K_render[0, 0]),
+                                     settings.simplify_px, int(plan.render_size[0]))
+        # output pixels per photo pixel: the texture may drift simplify_px output pixels
+        scale = float(plan.K_render[0, 0]) / float(K[0, 0])
+        mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
+                              tear_threshold=settings.tear_threshold, simplify=tol,
+                              simplify_uv_px=geo.SIMPLIFY_DRIFT_SHARE * settings.simplify_px / scale)
+        report(progress, "build geometry", 1.0)
     return PipelineResult(parallax_amount=parallax, photo=photo, depth=depth_result, Z=Z, metric=metric, K=K, mesh=mesh,
                           points=points, camera=plan.keys, scene=plan.scene,
                           render_size=plan.render_size, K_render=plan.K_render, settings=settings,

@@ -82,7 +82,8 @@ def test_installed_addon_end_to_end(extension_zip, workdir, tiny_model_dir):
     assert r["install"] == ok and r["registered"]
     # photo + depth map
     assert r["estimate_depth_file"] == [ok, ""] and r["preview"]
-    assert r["build"] == [ok, ""] and r["mesh_vertices"] > 10_000
+    # a real mesh (its flat parts merged by the default simplification: ~5 k of ~10 k vertices)
+    assert r["build"] == [ok, ""] and r["mesh_vertices"] > 3_000
     assert r["animate"] == [ok, ""] and r["frame_range"] == [1, 2]
     assert r["active_camera"] == "3D Photo Camera"
     assert r["animate_more"] == [ok, ""] and r["background_objects"] == 1
