@@ -40,8 +40,10 @@ DEFAULT_METHOD = "patchmatch"
 PATCH_RADIUS = 2
 #: PatchMatch runs on a copy with at most this many hole pixels (a coarser fill is upsampled,
 #: each depth part from its own pixels; see _patchmatch). Its cost is ~25-50 us per hole pixel
-#: here, growing with the crop's area too
-PATCH_MAX_HOLE_PIXELS = 40_000
+#: here, growing with the crop's area too. Measured 2026-12-02 (bench_view_synthesis, seeds 0-2;
+#: the example's build_background on a quiet machine): 40 k: 3.1 s, FLIP L->R 0.490 / R->L 0.474
+#: (means); 35 k: 2.6 s, 0.480 / 0.485; 30 k: 2.3 s, 0.490 / 0.491; 25 k: 2.0 s, R->L 0.500
+PATCH_MAX_HOLE_PIXELS = 35_000
 #: the hole is split into at most this many parts by background depth (own sources each)
 SOURCE_BINS = 4
 #: a part copies from its own surface's depth range when that offers at least this many pixels
