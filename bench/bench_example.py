@@ -9,6 +9,12 @@ checked against the MP4 with cv2.VideoCapture. A second run per engine with ``--
 --export-depth`` (same pipeline and scene build, nothing rendered) gives the fixed cost, so
 (total - fixed) / frames estimates the render time per frame.
 
+Layer + fill timing (issue 9's goal: ≤ 3 s for the example): the example with ``--no-render
+--export-depth -v``, alternating the default fill (depth-guided PatchMatch) and ``--inpaint telea``,
+``--fill-repeats`` times each (default 3); the 'background' line of the CLI's ``-v`` timing table
+(``pipeline``'s layering + inpainting + motion budget + layer mesh) is printed, median and runs.
+``--fill-only`` skips the renders.
+
 Reference (NOT measured by this script): DepthFlow 1.0.1, measured earlier on this machine kind and
 recorded in DESIGN.md.
 """
@@ -88,9 +94,45 @@ def bench(label: str, extra: list, tmp: str) -> dict:
     return r
 
 
+BACKGROUND = re.compile(r"^\s*background\s+(?P<s>[\d.]+) s", re.M)
+
+
+def fill_timings(tmp: str, repeats: int) -> None:
+    """Median 'background' stage time of the example, default fill vs --inpaint telea."""
+    import statistics
+
+    runs = {"default (depth-guided PatchMatch)": [], "--inpaint telea": []}
+    extra = {"default (depth-guided PatchMatch)": [], "--inpaint telea": ["--inpaint", "telea"]}
+    for i in range(repeats):
+        for name in runs:
+            _wall, _line, err = run_cli(["--no-render", "--export-depth",
+                                         os.path.join(tmp, f"fill{i}.npy"), "--overwrite", "-q",
+                                         "-v"] + extra[name])
+            m = BACKGROUND.search(err)
+            if not m:
+                raise RuntimeError(f"no 'background' line in the -v table:\n{err[-2000:]}")
+            runs[name].append(float(m["s"]))
+            print(f"  fill run {i + 1} {name}: background {runs[name][-1]:.2f} s "
+                  f"(load {os.getloadavg()[0]:.2f})", flush=True)
+    print()
+    print("the example's layer + fill ('background' step of -v, 741x500, circle x1), goal <= 3 s")
+    for name, ts in runs.items():
+        print(f"  {name:<36} median {statistics.median(ts):.2f} s of "
+              f"{', '.join(f'{t:.2f}' for t in ts)}")
+
+
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fill-only", action="store_true", help="only the layer + fill timings")
+    ap.add_argument("--fill-repeats", type=int, default=3, metavar="N")
+    args = ap.parse_args()
     print(f"load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench_example_") as tmp:
+        fill_timings(tmp, args.fill_repeats)
+        if args.fill_only:
+            return
         runs = [bench("workbench", [], tmp),
                 bench("cycles", ["--engine", "cycles", "--seconds", "1"], tmp)]
     print()
