@@ -244,6 +244,15 @@ def test_killed_batch_leaves_no_partial_video_and_rerun_finishes(tmp_path, tiny_
     assert all(frames_of(v) == 30 for v in out.glob("*.mp4")) and len(list(out.glob("*.mp4"))) == 4
 
 
+def _sigint_as_in_a_terminal():
+    """preexec_fn for a child that the test interrupts with SIGINT: give it SIGINT's default
+    action, as a terminal's foreground job has. A job started in the background by a shell
+    without job control (``cmd &``, ``nohup … &``) ignores SIGINT, its children inherit that, and
+    Python then installs no KeyboardInterrupt handler, so the Ctrl+C under test would never
+    arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path, tiny_model_dir):
     real_photos(tmp_path / "in", 4)
     out = tmp_path / "out"
@@ -251,7 +260,7 @@ def test_ctrl_c_stops_cleanly_with_exit_130(tmp_path, tiny_model_dir):
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     p = subprocess.Popen([sys.executable, "-m", "depth_addon"] + [str(a) for a in args],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                         env=env)
+                         env=env, preexec_fn=_sigint_as_in_a_terminal)
     assert p.stdout.readline().startswith("done")
     p.send_signal(signal.SIGINT)
     stdout, stderr = p.communicate(timeout=120)
@@ -383,7 +392,8 @@ def _start_and_wait_for_render(tmp_path, tiny_model_dir, out):
     p = subprocess.Popen([sys.executable, "-m", "depth_addon", str(tmp_path / "in"), "-o", f"{out}/",
                           "--model", str(tiny_model_dir), "--resolution", "96x64", "--seconds", "4",
                           "--fps", "30", "--inpaint", "telea"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
+                         preexec_fn=_sigint_as_in_a_terminal)
     seen = ""
     while "render:" not in seen:
         ch = p.stderr.read(1)
