@@ -404,25 +404,43 @@ def test_simplify_tolerance_follows_the_move_and_the_output_size():
         geo.simplify_tolerance(Z, K, move, 100.0, 0.0, 60)
 
 
-def test_pipeline_simplifies_by_default_and_the_setting_wins(tmp_path):
+@pytest.mark.parametrize("preset", ["circle", "dolly-zoom"])
+def test_pipeline_simplifies_for_its_own_move_and_the_setting_wins(tmp_path, preset):
     from depth_addon.core import pipeline
 
     H, W = 60, 90
     rgb = np.random.default_rng(0).random((H, W, 3)).astype(np.float32)
-    Z = _tilted_plane(H, W)
-    Z[20:40, 20:40] = 1.0  # a box in front: torn cells stay single
+    Z = _bump(H, W) * 0.1
+    Z[20:40, 20:40] = 0.1  # a box in front: torn cells stay single
     np.save(tmp_path / "d.npy", Z)
 
     def run(**kw):
-        s = pipeline.Settings(depth_kind="metric", seconds=2, fps=1, resolution=(W, H), step=1,
-                              fill_background=False, **kw)
-        return pipeline.run(rgb, depth=str(tmp_path / "d.npy"), settings=s).mesh
+        s = pipeline.Settings(depth_kind="metric", seconds=2, fps=4, resolution=(W, H), step=1,
+                              fill_background=False, preset=preset, **kw)
+        return pipeline.run(rgb, depth=str(tmp_path / "d.npy"), settings=s)
 
-    default, off, loose = run(), run(simplify_px=0.0), run(simplify_px=2.0)
-    assert pipeline.Settings().simplify_px == geo.DEFAULT_SIMPLIFY_PX > 0
+    def expected(res, px, focal):
+        tol = geo.simplify_tolerance(res.Z, res.K, res.camera.positions, focal, px,
+                                     int(res.render_size[0]))
+        share = geo.SIMPLIFY_DRIFT_SHARE * px * res.K[0, 0] / focal
+        return geo.build_mesh(res.Z, res.K, step=1, tear_threshold=res.settings.tear_threshold,
+                              simplify=tol, simplify_uv_px=share)
+
+    res = run()
+    assert res.settings.simplify_px == geo.DEFAULT_SIMPLIFY_PX
+    # the tolerance is that of the move's longest render focal length (a dolly-zoom's grows)
+    f_max = res.K_render[0, 0] * res.camera.focal_px.max() / res.K[0, 0]
+    want = expected(res, geo.DEFAULT_SIMPLIFY_PX, f_max)
+    assert 0 < res.mesh.n_merged_cells == want.n_merged_cells
+    assert np.array_equal(res.mesh.positions, want.positions)
+    assert np.array_equal(res.mesh.poly_verts, want.poly_verts)
+    if preset == "dolly-zoom":  # the rest focal length would have merged more
+        assert res.camera.focal_px.max() > 1.05 * res.K[0, 0]
+        rest = expected(res, geo.DEFAULT_SIMPLIFY_PX, res.K_render[0, 0])
+        assert len(rest.positions) < len(res.mesh.positions)
+    off, loose = run(simplify_px=0.0).mesh, run(simplify_px=2.0).mesh
     assert off.poly_verts is None and off.n_merged_cells == 0
-    assert default.n_merged_cells > 0 and default.n_polygons < off.n_polygons
-    assert loose.n_merged_cells >= default.n_merged_cells
-    assert default.n_torn_cells == off.n_torn_cells > 0
+    assert len(loose.positions) < len(res.mesh.positions) < len(off.positions)
+    assert res.mesh.n_torn_cells == off.n_torn_cells > 0
     with pytest.raises(InputError, match="simplify"):
         pipeline.Settings(simplify_px=-1.0).validate()
