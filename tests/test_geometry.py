@@ -404,6 +404,51 @@ def test_simplify_tolerance_follows_the_move_and_the_output_size():
         geo.simplify_tolerance(Z, K, move, 100.0, 0.0, 60)
 
 
+@pytest.mark.parametrize("kw, words", [
+    (dict(simplify=float("nan")), "simplify must be None or a finite"),
+    (dict(simplify=float("inf")), "simplify must be None or a finite"),
+    (dict(simplify=-1e-3), "simplify must be None or a finite"),
+    (dict(simplify="0.1"), "simplify must be None or a finite"),
+    (dict(simplify=1e-3, max_block=6), "max_block must be a power of two"),
+    (dict(simplify=1e-3, max_block=1), "max_block must be a power of two"),
+    (dict(simplify=1e-3, simplify_uv_px=0.0), "simplify_uv_px must be None"),
+    (dict(simplify=1e-3, simplify_uv_px=float("nan")), "simplify_uv_px must be None"),
+])
+def test_build_mesh_rejects_bad_simplify_settings(kw, words):
+    # NaN used to switch merging off without a word
+    K = geo.intrinsics_from_fov(64, 48, 60)
+    with pytest.raises(InputError, match=words):
+        geo.build_mesh(_bump(), K, step=1, tear_threshold=None, **kw)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda a: a.update(Z=np.where(np.eye(40, 60, dtype=bool), np.nan, a["Z"])), "finite and > 0"),
+    (lambda a: a.update(Z=a["Z"] * 0), "finite and > 0"),
+    (lambda a: a.update(Z=-a["Z"]), "finite and > 0"),
+    (lambda a: a.update(f=0.0), "focal length must be > 0"),
+    (lambda a: a.update(f=float("nan")), "focal length must be > 0"),
+    (lambda a: a.update(width=0), "width must be > 0"),
+    (lambda a: a.update(move=np.array([[0.0, np.nan, 0]])), "positions must be finite"),
+    (lambda a: a.update(move=np.array([[np.inf, 0, 0]])), "positions must be finite"),
+    (lambda a: a.update(px=float("nan")), "simplify error must be a finite number > 0"),
+])
+def test_simplify_tolerance_rejects_bad_inputs(change, words):
+    a = dict(Z=_step_scene(), move=np.array([[0.0, 0, 0], [1.0, 0, 0]]), f=100.0, px=0.25, width=60)
+    change(a)
+    with pytest.raises(InputError, match=words):
+        geo.simplify_tolerance(a["Z"], geo.intrinsics_from_fov(60, 40), a["move"], a["f"],
+                               a["px"], a["width"])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.5, "0.25", None])
+def test_settings_reject_a_bad_simplify(bad):
+    from depth_addon.core import pipeline
+
+    with pytest.raises(InputError, match=r"simplify must be a finite number of output pixels "
+                                         r">= 0 \(0 = no merging, default 0.25\), got"):
+        pipeline.Settings(simplify_px=bad).validate()
+
+
 @pytest.mark.parametrize("preset", ["circle", "dolly-zoom"])
 def test_pipeline_simplifies_for_its_own_move_and_the_setting_wins(tmp_path, preset):
     from depth_addon.core import pipeline

@@ -325,30 +325,59 @@ def simplify_tolerance(Z: np.ndarray, K: np.ndarray, positions: np.ndarray, foca
     """The ``simplify`` tolerance of :func:`build_mesh` for a camera move: the largest error in
     inverse depth 1/Z that moves no point more than ``max_error_px`` output pixels in any frame.
 
-    A camera translated by t (rest-camera coordinates) shifts a pixel at normalised position
-    (x, y) with inverse depth w by f (t_xy - (x, y) t_z) w, so an error dw in w moves it by at most
-    f (|t_xy| + r |t_z|) dw, r = the photo's half diagonal / its focal length (rotations move all
-    depths alike). The move is taken at least as large as :data:`SIMPLIFY_MIN_PARALLAX` (its
-    parallax across the inverse-depth range, 0.5-99.5 percentile, that fraction of the width).
+    Our derivation (first order, pinhole cameras): a camera translated by t (rest-camera
+    coordinates) shifts a pixel at normalised position (x, y) with inverse depth w by
+    f (t_xy - (x, y) t_z) w, so an error dw in w moves it by at most f (|t_xy| + r |t_z|) dw,
+    r = the photo's half diagonal / its focal length (rotations move all depths alike). The move
+    is taken at least as large as :data:`SIMPLIFY_MIN_PARALLAX` (its parallax across the
+    inverse-depth range, 0.5-99.5 percentile, that fraction of the width). The bound holds for
+    the planned move; a camera moved further than that (and than the minimum) in Blender can see
+    up to proportionally more error.
 
     Args:
-        Z: (H, W) depth > 0 (scene units); K: (3, 3) photo intrinsics in pixels.
-        positions: (F, 3) camera centres of the move (scene units, rest-camera OpenCV axes).
-        focal_render_px: the render's focal length in output pixels (K_render[0, 0]).
+        Z: (H, W) float depth, finite and > 0 everywhere (scene units).
+        K: (3, 3) float photo intrinsics in pixels (focal lengths > 0).
+        positions: (F, 3) float camera centres of the move (scene units, rest-camera OpenCV
+            axes), finite; F may be 0 (a still camera: the minimum move).
+        focal_render_px: the longest render focal length of the move in output pixels
+            (K_render[0, 0], times the largest zoom of a dolly-zoom), > 0.
         max_error_px: allowed shift in output pixels (> 0).
-        width_px: the render width in output pixels.
+        width_px: the render width in output pixels (> 0).
     Returns:
-        tolerance in 1 / scene units (> 0).
+        tolerance, a float in 1 / scene units (> 0).
     Raises:
-        InputError: max_error_px <= 0.
+        InputError: max_error_px, focal_render_px or width_px not > 0 (or not finite); Z not a
+            2-D array of finite depths > 0; K not (3, 3) with focal lengths > 0; positions not
+            (F, 3) finite numbers.
     """
-    if not max_error_px > 0:
-        raise InputError(f"simplify error must be > 0 output pixels, got {max_error_px}")
+    if not (max_error_px > 0 and math.isfinite(max_error_px)):
+        raise InputError(f"simplify error must be a finite number > 0 output pixels, got "
+                         f"{max_error_px!r} (use 0 in the settings to switch merging off)")
+    if not (focal_render_px > 0 and math.isfinite(focal_render_px)):
+        raise InputError(f"simplify: the render focal length must be > 0 output pixels, got "
+                         f"{focal_render_px!r}")
+    if not width_px > 0:
+        raise InputError(f"simplify: the render width must be > 0 pixels, got {width_px!r}")
+    Z = np.asarray(Z, np.float64)
+    if Z.ndim != 2 or Z.size == 0:
+        raise InputError(f"simplify: depth must be an (H, W) array, got shape {Z.shape}")
+    if not np.all(np.isfinite(Z)) or Z.min() <= 0:
+        raise InputError("simplify: depth must be finite and > 0 everywhere (fill its holes "
+                         "first, or pass the depth the mesh is built from)")
+    K = np.asarray(K, np.float64)
+    if K.shape != (3, 3) or not (K[0, 0] > 0 and K[1, 1] > 0):
+        raise InputError(f"simplify: intrinsics K must be 3x3 with focal lengths > 0, got {K!r}")
+    t = np.asarray(positions, np.float64)
+    if t.size and (t.ndim != 2 or t.shape[1] != 3):
+        raise InputError(f"simplify: camera positions must be an (F, 3) array, got shape {t.shape}")
+    if not np.all(np.isfinite(t)):
+        raise InputError("simplify: camera positions must be finite numbers (the camera move "
+                         "has NaN or infinite coordinates)")
     H, W = Z.shape
-    w = 1.0 / np.asarray(Z, np.float64)[::4, ::4]
+    w = 1.0 / Z[::4, ::4]
     lo, hi = np.percentile(w, [0.5, 99.5])
     r = math.hypot(max(K[0, 2], W - K[0, 2]) / K[0, 0], max(K[1, 2], H - K[1, 2]) / K[1, 1])
-    t = np.asarray(positions, np.float64).reshape(-1, 3)
+    t = t.reshape(-1, 3)
     reach = float(np.max(np.hypot(t[:, 0], t[:, 1]) + r * np.abs(t[:, 2]))) if len(t) else 0.0
     # shift per unit of w: f * reach, at least the minimum parallax over the w range
     shift_per_w = max(focal_render_px * reach,
@@ -561,8 +590,20 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         CVPR 2020) -- while the far copy underneath stays opaque.
     Raises:
         InputError: if Z is not a 2-D array of finite positive depths, or K is not (3, 3), or
-            ``simplify`` < 0 or ``max_block`` < 2.
+            ``simplify`` is not None or a finite number >= 0, ``max_block`` not a power of two
+            >= 2, ``simplify_uv_px`` not None or > 0.
     """
+    if simplify is not None and not (isinstance(simplify, (int, float, np.number))
+                                     and math.isfinite(simplify) and simplify >= 0):
+        raise InputError(f"simplify must be None or a finite tolerance >= 0 (in 1 / scene units; "
+                         f"0 = no merging), got {simplify!r}")
+    if not (isinstance(max_block, (int, np.integer)) and max_block >= 2
+            and max_block & (max_block - 1) == 0):
+        raise InputError(f"max_block must be a power of two >= 2 (cells per side), got {max_block!r}")
+    if simplify_uv_px is not None and not (isinstance(simplify_uv_px, (int, float, np.number))
+                                           and simplify_uv_px > 0):
+        raise InputError(f"simplify_uv_px must be None (no limit) or > 0 photo pixels, got "
+                         f"{simplify_uv_px!r}")
     Z = np.asarray(Z)
     if Z.ndim != 2 or min(Z.shape) < 2:
         raise InputError(f"depth must be an (H, W) array of at least 2x2, got shape {Z.shape}")
@@ -591,8 +632,6 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
 
     chosen, covered = [], None
     if simplify:
-        if simplify < 0 or max_block < 2:
-            raise InputError(f"simplify must be >= 0 and max_block >= 2, got {simplify}, {max_block}")
         busy = torn
         if torn.any():
             import cv2

@@ -124,8 +124,11 @@ class Settings:
                              f"{self.embedded_depth!r}")
         if self.depth_range <= 1:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
-        if not (self.simplify_px >= 0 and math.isfinite(self.simplify_px)):
-            raise InputError(f"--simplify must be >= 0 output pixels, got {self.simplify_px}")
+        v = self.simplify_px
+        if not (isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                and math.isfinite(v) and v >= 0):
+            raise InputError(f"simplify must be a finite number of output pixels >= 0 (0 = no "
+                             f"merging, default {geo.DEFAULT_SIMPLIFY_PX}), got {v!r}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
         from .background.fill import INPAINT_METHODS
