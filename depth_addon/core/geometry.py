@@ -572,9 +572,15 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         simplify: None/0 = a quad per grid cell. Else the flat parts are drawn with fewer faces:
             aligned blocks of up to ``max_block`` x ``max_block`` cells whose inverse depth 1/Z
             is within ``simplify`` (in 1 / scene units; see :func:`simplify_tolerance`) of the
-            bilinear interpolation of their corners become one polygon
-            (``MeshData.poly_verts``), holding every boundary vertex a finer neighbour uses (no
-            T-junctions). Torn cells and their neighbours are never merged, so silhouettes keep
+            bilinear interpolation of their corners (with the patch's twist and its boundary
+            vertices' error added, so every triangulation of the polygon stays within it; see
+            :func:`_flat_blocks`) become one polygon (``MeshData.poly_verts``), holding every
+            boundary vertex a finer neighbour uses (no T-junctions). This is the quadtree
+            simplification of height fields (Lindstrom et al., "Real-time, continuous level of
+            detail rendering of height fields", SIGGRAPH 1996; Pajarola, "Large scale terrain
+            visualization using the restricted quadtree triangulation", IEEE Visualization 1998)
+            applied to inverse depth, with a bound of our own; the texture drift follows
+            Heckbert & Moreton, "Interpolation for polygon texture mapping and shading" (1991). Torn cells and their neighbours are never merged, so silhouettes keep
             the grid's resolution, and the UVs still address the full photo. Unused grid
             vertices are dropped.
         max_block: largest merged block, in cells per side (a power of two >= 2).
