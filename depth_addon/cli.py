@@ -76,7 +76,7 @@ def build_parser(prog: str = "python -m depth_addon") -> argparse.ArgumentParser
     g.add_argument("--max-vertices", type=int, default=geo.DEFAULT_MAX_VERTICES)
     g.add_argument("--simplify", type=float, default=geo.DEFAULT_SIMPLIFY_PX, metavar="PX",
                    help="draw the flat parts of the torn mesh with merged faces that stray at "
-                        "most PX output pixels from the full grid along the move (fewer "
+                        "most PX output pixels from the full grid along the planned move (fewer "
                         "vertices per frame; default %(default)s, 0 = a quad per grid cell)")
     g.add_argument("--tear-threshold", type=float, default=geo.DEFAULT_TEAR_THRESHOLD,
                    help="relative depth jump that tears the mesh (default %(default)s)")

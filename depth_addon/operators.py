@@ -397,7 +397,31 @@ class DEPTH_OT_animate_camera(_JobOperator, bpy.types.Operator):
         return animate_job(context)
 
     def finish(self, context, out):
+        warning = simplified_for_another_move(context, out)
         self.report({"INFO"}, hand_over_animate(context, out))
+        if warning:
+            self.report({"WARNING"}, warning)
+
+
+def simplified_for_another_move(context, out):
+    """The warning for "Animate Camera" when the built mesh was simplified for a different move
+    (its merged faces keep the error bound only for the move they were built for), else None.
+    Call before :func:`hand_over_animate` replaces the result's camera."""
+    import numpy as np
+
+    result = _state(context.scene).get("result")
+    mesh = None if result is None else result.mesh
+    if mesh is None or not mesh.n_merged_cells:
+        return None
+    plan = out[1]
+    same = (np.array_equal(result.camera.positions, plan.keys.positions)
+            and np.array_equal(result.camera.focal_px, plan.keys.focal_px)
+            and np.array_equal(result.K_render, plan.K_render))
+    if same:
+        return None
+    return (f"The mesh was simplified for the previous camera move: if the new move is larger, "
+            f"build the 3D photo again (or set Simplify to 0) to keep it within "
+            f"{result.settings.simplify_px:g} px")
 
 
 def hand_over_animate(context, out) -> str:

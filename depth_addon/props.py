@@ -90,8 +90,8 @@ class DEPTH_PG_settings(bpy.types.PropertyGroup):
                                max=8.0, precision=2,
                                description="Draw the flat parts of the torn mesh with merged faces "
                                            "that stray at most this many output pixels from the "
-                                           "full grid (fewer vertices per frame); 0 = a quad per "
-                                           "grid cell")
+                                           "full grid along the planned camera move (fewer "
+                                           "vertices per frame); 0 = a quad per grid cell")
     use_tear: BoolProperty(name="Tear at Depth Edges", default=True)
     tear_threshold: FloatProperty(name="Tear Threshold", default=geo.DEFAULT_TEAR_THRESHOLD,
                                   min=0.001, max=1.0, precision=3,

@@ -208,6 +208,66 @@ def _tilted_plane(H=48, W=64):
     return (1.0 / (0.3 + 0.002 * u + 0.001 * v)).astype(np.float32)  # 1/Z affine: a plane
 
 
+def _bump(H=48, W=64, height=0.8):
+    """A Gaussian bump towards the camera on a plane 3 units away (curved: every block twists)."""
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    r2 = ((u - 0.45 * W) ** 2 + (v - 0.55 * H) ** 2) / (0.3 * W) ** 2
+    return (3.0 - height * np.exp(-r2)).astype(np.float32)
+
+
+def _dropped_errors(m, full, K, W, H):
+    """The worst error of the full grid's vertices that ``m`` drops, against every fan
+    triangulation of the merged polygon that covers them (for a quad: both diagonal splits).
+
+    Returns (dw, duv): the largest |1/Z - T| (T = inverse depth of the triangle that the vertex's
+    pixel ray hits) and the largest texture drift in photo pixels per axis (the UV that a GPU
+    interpolates linearly in 3D at that point, against the vertex's own UV).
+    """
+    kept = {tuple(p) for p in m.positions.round(5)}
+    dropped = np.array([tuple(p) not in kept for p in full.positions.round(5)])
+    assert dropped.any()
+    fpx = geo.project(full.positions, K)
+    fw = 1.0 / full.positions[:, 2].astype(np.float64)
+    fuv = full.uvs.astype(np.float64) * [W, H]
+    mpx = geo.project(m.positions, K)
+    mw = 1.0 / m.positions[:, 2].astype(np.float64)
+    muv = m.uvs.astype(np.float64) * [W, H]
+    worst_w = worst_uv = 0.0
+    seen = np.zeros(len(fpx), bool)
+    starts = np.cumsum(m.poly_sizes) - m.poly_sizes
+    for s, n in zip(starts, m.poly_sizes):
+        pv = m.poly_verts[s:s + n]
+        q = mpx[pv]
+        lo, hi = q.min(0) - 1e-4, q.max(0) + 1e-4
+        inside = dropped & np.all((fpx >= lo) & (fpx <= hi), 1)
+        if not inside.any():
+            continue
+        seen |= inside
+        p = fpx[inside]
+        for k in range(n):  # the fan from each polygon vertex
+            best = np.full(len(p), -np.inf)
+            tw = np.zeros(len(p))
+            tuv = np.zeros((len(p), 2))
+            for i in range(1, n - 1):
+                a, b, c = pv[k], pv[(k + i) % n], pv[(k + i + 1) % n]
+                T = np.stack([mpx[b] - mpx[a], mpx[c] - mpx[a]], 1)
+                if abs(np.linalg.det(T)) < 1e-9:
+                    continue  # collinear corners: a triangle of no area
+                l12 = np.linalg.solve(T, (p - mpx[a]).T).T
+                mu = np.column_stack([1 - l12.sum(1), l12])  # screen-space barycentrics
+                score = mu.min(1)
+                take = score > best
+                best[take] = score[take]
+                ww = mu * mw[[a, b, c]]
+                tw[take] = ww.sum(1)[take]
+                tuv[take] = ((ww @ muv[[a, b, c]]) / ww.sum(1)[:, None])[take]
+            assert best.min() > -1e-3  # every dropped vertex is inside the polygon
+            worst_w = max(worst_w, float(np.abs(fw[inside] - tw).max()))
+            worst_uv = max(worst_uv, float(np.abs(fuv[inside] - tuv).max()))
+    assert seen[dropped].all()
+    return worst_w, worst_uv
+
+
 def test_simplify_merges_a_plane_into_watertight_counter_clockwise_polygons():
     H, W = 48, 64
     K = geo.intrinsics_from_fov(W, H, 60)
@@ -260,15 +320,69 @@ def test_simplify_never_merges_torn_cells_or_their_neighbours():
     assert rest.n_merged_cells == m.n_merged_cells
 
 
-def test_simplify_keeps_curved_depth_within_the_tolerance():
-    H, W = 40, 60
+def _wavy(H=48, W=64):
     u, v = np.meshgrid(np.arange(W), np.arange(H))
-    Z = (2.0 + 0.5 * np.sin(u / 9.0) * np.cos(v / 7.0)).astype(np.float32)
+    return (2.0 + 0.5 * np.sin(u / 9.0) * np.cos(v / 7.0)).astype(np.float32)
+
+
+def _stereo_bump(H=48, W=64, f=60.0, baseline=0.2):
+    """Metric depth from a disparity map (Z = f B / d): a slanted floor of disparity with a bump."""
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    r2 = ((u - 0.6 * W) ** 2 + (v - 0.4 * H) ** 2) / (0.25 * W) ** 2
+    d = 3.0 + 0.05 * v + 2.5 * np.exp(-r2)
+    return (f * baseline / d).astype(np.float32)
+
+
+@pytest.mark.parametrize("surface", ["bump", "wavy", "stereo"])
+@pytest.mark.parametrize("tol", [1e-4, 3e-4, 1e-3, 3e-3])
+def test_simplify_keeps_every_triangulation_within_the_tolerance(surface, tol):
+    # the renderer splits a merged quad along either diagonal and fills an n-gon its own way:
+    # every dropped grid vertex must stay within tol of all of them (the old test, the max of
+    # the vertex error and the twist, let the diagonals stray 1.3-1.9x the tolerance here)
+    H, W = 48, 64
+    Z = {"bump": _bump, "wavy": _wavy, "stereo": _stereo_bump}[surface](H, W)
     K = geo.intrinsics_from_fov(W, H, 60)
-    tight = geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=1e-5)
-    loose = geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=1e-2)
-    assert tight.n_merged_cells < loose.n_merged_cells
-    assert geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=0).poly_verts is None
+    if surface == "stereo":  # the tolerance the pipeline would use for a small sideways move
+        move = np.array([[0.0, 0, 0], [0.05, 0, 0], [0.0, 0.03, 0.02]])
+        tol = geo.simplify_tolerance(Z, K, move, 100.0 * tol / 1e-3, 0.25, 64)
+    full = geo.build_mesh(Z, K, step=1, tear_threshold=None)
+    m = geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=tol, max_block=8)
+    if m.poly_verts is None:
+        pytest.skip("nothing merged at this tolerance")
+    assert len(m.positions) < len(full.positions)
+    dw, _ = _dropped_errors(m, full, K, W, H)
+    assert dw <= tol * (1 + 1e-4) + 1e-7
+
+
+def test_simplify_merges_more_when_looser_and_nothing_at_zero():
+    H, W = 48, 64
+    K = geo.intrinsics_from_fov(W, H, 60)
+    full = geo.build_mesh(_bump(H, W), K, step=1, tear_threshold=None)
+    meshes = [geo.build_mesh(_bump(H, W), K, step=1, tear_threshold=None, simplify=t)
+              for t in (1e-4, 1e-3, 1e-2)]
+    assert meshes[0].n_merged_cells > 0
+    counts = [len(m.positions) for m in meshes]
+    assert len(full.positions) > counts[0] > counts[1] > counts[2]
+    assert geo.build_mesh(_bump(H, W), K, step=1, tear_threshold=None, simplify=0).poly_verts is None
+
+
+def test_simplify_uv_px_bounds_the_texture_drift_of_every_triangulation():
+    # a steep floor: large blocks whose corners' depths differ a lot, so the perspective-correct
+    # UVs of a big face drift from the photo; simplify_uv_px must keep that drift in bound
+    H, W = 64, 64
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    Z = (1.0 / (0.05 + 0.02 * v + 0.004 * u)).astype(np.float32)
+    K = geo.intrinsics_from_fov(W, H, 60)
+    full = geo.build_mesh(Z, K, step=1, tear_threshold=None)
+    free = geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=1e-5, max_block=16)
+    _, drift_free = _dropped_errors(free, full, K, W, H)
+    bound = 0.05
+    assert drift_free > 2 * bound  # unlimited, the drift is real here
+    m = geo.build_mesh(Z, K, step=1, tear_threshold=None, simplify=1e-5, max_block=16,
+                       simplify_uv_px=bound)
+    assert 0 < m.n_merged_cells < free.n_merged_cells
+    _, drift = _dropped_errors(m, full, K, W, H)
+    assert drift <= bound * (1 + 1e-3) + 1e-4
 
 
 def test_simplify_tolerance_follows_the_move_and_the_output_size():
@@ -290,25 +404,88 @@ def test_simplify_tolerance_follows_the_move_and_the_output_size():
         geo.simplify_tolerance(Z, K, move, 100.0, 0.0, 60)
 
 
-def test_pipeline_simplifies_by_default_and_the_setting_wins(tmp_path):
+@pytest.mark.parametrize("kw, words", [
+    (dict(simplify=float("nan")), "simplify must be None or a finite"),
+    (dict(simplify=float("inf")), "simplify must be None or a finite"),
+    (dict(simplify=-1e-3), "simplify must be None or a finite"),
+    (dict(simplify="0.1"), "simplify must be None or a finite"),
+    (dict(simplify=1e-3, max_block=6), "max_block must be a power of two"),
+    (dict(simplify=1e-3, max_block=1), "max_block must be a power of two"),
+    (dict(simplify=1e-3, simplify_uv_px=0.0), "simplify_uv_px must be None"),
+    (dict(simplify=1e-3, simplify_uv_px=float("nan")), "simplify_uv_px must be None"),
+])
+def test_build_mesh_rejects_bad_simplify_settings(kw, words):
+    # NaN used to switch merging off without a word
+    K = geo.intrinsics_from_fov(64, 48, 60)
+    with pytest.raises(InputError, match=words):
+        geo.build_mesh(_bump(), K, step=1, tear_threshold=None, **kw)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda a: a.update(Z=np.where(np.eye(40, 60, dtype=bool), np.nan, a["Z"])), "finite and > 0"),
+    (lambda a: a.update(Z=a["Z"] * 0), "finite and > 0"),
+    (lambda a: a.update(Z=-a["Z"]), "finite and > 0"),
+    (lambda a: a.update(f=0.0), "focal length must be > 0"),
+    (lambda a: a.update(f=float("nan")), "focal length must be > 0"),
+    (lambda a: a.update(width=0), "width must be > 0"),
+    (lambda a: a.update(move=np.array([[0.0, np.nan, 0]])), "positions must be finite"),
+    (lambda a: a.update(move=np.array([[np.inf, 0, 0]])), "positions must be finite"),
+    (lambda a: a.update(px=float("nan")), "simplify error must be a finite number > 0"),
+])
+def test_simplify_tolerance_rejects_bad_inputs(change, words):
+    a = dict(Z=_step_scene(), move=np.array([[0.0, 0, 0], [1.0, 0, 0]]), f=100.0, px=0.25, width=60)
+    change(a)
+    with pytest.raises(InputError, match=words):
+        geo.simplify_tolerance(a["Z"], geo.intrinsics_from_fov(60, 40), a["move"], a["f"],
+                               a["px"], a["width"])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -0.5, "0.25", None])
+def test_settings_reject_a_bad_simplify(bad):
+    from depth_addon.core import pipeline
+
+    with pytest.raises(InputError, match=r"simplify must be a finite number of output pixels "
+                                         r">= 0 \(0 = no merging, default 0.25\), got"):
+        pipeline.Settings(simplify_px=bad).validate()
+
+
+@pytest.mark.parametrize("preset", ["circle", "dolly-zoom"])
+def test_pipeline_simplifies_for_its_own_move_and_the_setting_wins(tmp_path, preset):
     from depth_addon.core import pipeline
 
     H, W = 60, 90
     rgb = np.random.default_rng(0).random((H, W, 3)).astype(np.float32)
-    Z = _tilted_plane(H, W)
-    Z[20:40, 20:40] = 1.0  # a box in front: torn cells stay single
+    Z = _bump(H, W) * 0.1
+    Z[20:40, 20:40] = 0.1  # a box in front: torn cells stay single
     np.save(tmp_path / "d.npy", Z)
 
     def run(**kw):
-        s = pipeline.Settings(depth_kind="metric", seconds=2, fps=1, resolution=(W, H), step=1,
-                              fill_background=False, **kw)
-        return pipeline.run(rgb, depth=str(tmp_path / "d.npy"), settings=s).mesh
+        s = pipeline.Settings(depth_kind="metric", seconds=2, fps=4, resolution=(W, H), step=1,
+                              fill_background=False, preset=preset, **kw)
+        return pipeline.run(rgb, depth=str(tmp_path / "d.npy"), settings=s)
 
-    default, off, loose = run(), run(simplify_px=0.0), run(simplify_px=2.0)
-    assert pipeline.Settings().simplify_px == geo.DEFAULT_SIMPLIFY_PX > 0
+    def expected(res, px, focal):
+        tol = geo.simplify_tolerance(res.Z, res.K, res.camera.positions, focal, px,
+                                     int(res.render_size[0]))
+        share = geo.SIMPLIFY_DRIFT_SHARE * px * res.K[0, 0] / focal
+        return geo.build_mesh(res.Z, res.K, step=1, tear_threshold=res.settings.tear_threshold,
+                              simplify=tol, simplify_uv_px=share)
+
+    res = run()
+    assert res.settings.simplify_px == geo.DEFAULT_SIMPLIFY_PX
+    # the tolerance is that of the move's longest render focal length (a dolly-zoom's grows)
+    f_max = res.K_render[0, 0] * res.camera.focal_px.max() / res.K[0, 0]
+    want = expected(res, geo.DEFAULT_SIMPLIFY_PX, f_max)
+    assert 0 < res.mesh.n_merged_cells == want.n_merged_cells
+    assert np.array_equal(res.mesh.positions, want.positions)
+    assert np.array_equal(res.mesh.poly_verts, want.poly_verts)
+    if preset == "dolly-zoom":  # the rest focal length would have merged more
+        assert res.camera.focal_px.max() > 1.05 * res.K[0, 0]
+        rest = expected(res, geo.DEFAULT_SIMPLIFY_PX, res.K_render[0, 0])
+        assert len(rest.positions) < len(res.mesh.positions)
+    off, loose = run(simplify_px=0.0).mesh, run(simplify_px=2.0).mesh
     assert off.poly_verts is None and off.n_merged_cells == 0
-    assert default.n_merged_cells > 0 and default.n_polygons < off.n_polygons
-    assert loose.n_merged_cells >= default.n_merged_cells
-    assert default.n_torn_cells == off.n_torn_cells > 0
+    assert len(loose.positions) < len(res.mesh.positions) < len(off.positions)
+    assert res.mesh.n_torn_cells == off.n_torn_cells > 0
     with pytest.raises(InputError, match="simplify"):
         pipeline.Settings(simplify_px=-1.0).validate()

@@ -325,30 +325,59 @@ def simplify_tolerance(Z: np.ndarray, K: np.ndarray, positions: np.ndarray, foca
     """The ``simplify`` tolerance of :func:`build_mesh` for a camera move: the largest error in
     inverse depth 1/Z that moves no point more than ``max_error_px`` output pixels in any frame.
 
-    A camera translated by t (rest-camera coordinates) shifts a pixel at normalised position
-    (x, y) with inverse depth w by f (t_xy - (x, y) t_z) w, so an error dw in w moves it by at most
-    f (|t_xy| + r |t_z|) dw, r = the photo's half diagonal / its focal length (rotations move all
-    depths alike). The move is taken at least as large as :data:`SIMPLIFY_MIN_PARALLAX` (its
-    parallax across the inverse-depth range, 0.5-99.5 percentile, that fraction of the width).
+    Our derivation (first order, pinhole cameras): a camera translated by t (rest-camera
+    coordinates) shifts a pixel at normalised position (x, y) with inverse depth w by
+    f (t_xy - (x, y) t_z) w, so an error dw in w moves it by at most f (|t_xy| + r |t_z|) dw,
+    r = the photo's half diagonal / its focal length (rotations move all depths alike). The move
+    is taken at least as large as :data:`SIMPLIFY_MIN_PARALLAX` (its parallax across the
+    inverse-depth range, 0.5-99.5 percentile, that fraction of the width). The bound holds for
+    the planned move; a camera moved further than that (and than the minimum) in Blender can see
+    up to proportionally more error.
 
     Args:
-        Z: (H, W) depth > 0 (scene units); K: (3, 3) photo intrinsics in pixels.
-        positions: (F, 3) camera centres of the move (scene units, rest-camera OpenCV axes).
-        focal_render_px: the render's focal length in output pixels (K_render[0, 0]).
+        Z: (H, W) float depth, finite and > 0 everywhere (scene units).
+        K: (3, 3) float photo intrinsics in pixels (focal lengths > 0).
+        positions: (F, 3) float camera centres of the move (scene units, rest-camera OpenCV
+            axes), finite; F may be 0 (a still camera: the minimum move).
+        focal_render_px: the longest render focal length of the move in output pixels
+            (K_render[0, 0], times the largest zoom of a dolly-zoom), > 0.
         max_error_px: allowed shift in output pixels (> 0).
-        width_px: the render width in output pixels.
+        width_px: the render width in output pixels (> 0).
     Returns:
-        tolerance in 1 / scene units (> 0).
+        tolerance, a float in 1 / scene units (> 0).
     Raises:
-        InputError: max_error_px <= 0.
+        InputError: max_error_px, focal_render_px or width_px not > 0 (or not finite); Z not a
+            2-D array of finite depths > 0; K not (3, 3) with focal lengths > 0; positions not
+            (F, 3) finite numbers.
     """
-    if not max_error_px > 0:
-        raise InputError(f"simplify error must be > 0 output pixels, got {max_error_px}")
+    if not (max_error_px > 0 and math.isfinite(max_error_px)):
+        raise InputError(f"simplify error must be a finite number > 0 output pixels, got "
+                         f"{max_error_px!r} (use 0 in the settings to switch merging off)")
+    if not (focal_render_px > 0 and math.isfinite(focal_render_px)):
+        raise InputError(f"simplify: the render focal length must be > 0 output pixels, got "
+                         f"{focal_render_px!r}")
+    if not width_px > 0:
+        raise InputError(f"simplify: the render width must be > 0 pixels, got {width_px!r}")
+    Z = np.asarray(Z, np.float64)
+    if Z.ndim != 2 or Z.size == 0:
+        raise InputError(f"simplify: depth must be an (H, W) array, got shape {Z.shape}")
+    if not np.all(np.isfinite(Z)) or Z.min() <= 0:
+        raise InputError("simplify: depth must be finite and > 0 everywhere (fill its holes "
+                         "first, or pass the depth the mesh is built from)")
+    K = np.asarray(K, np.float64)
+    if K.shape != (3, 3) or not (K[0, 0] > 0 and K[1, 1] > 0):
+        raise InputError(f"simplify: intrinsics K must be 3x3 with focal lengths > 0, got {K!r}")
+    t = np.asarray(positions, np.float64)
+    if t.size and (t.ndim != 2 or t.shape[1] != 3):
+        raise InputError(f"simplify: camera positions must be an (F, 3) array, got shape {t.shape}")
+    if not np.all(np.isfinite(t)):
+        raise InputError("simplify: camera positions must be finite numbers (the camera move "
+                         "has NaN or infinite coordinates)")
     H, W = Z.shape
-    w = 1.0 / np.asarray(Z, np.float64)[::4, ::4]
+    w = 1.0 / Z[::4, ::4]
     lo, hi = np.percentile(w, [0.5, 99.5])
     r = math.hypot(max(K[0, 2], W - K[0, 2]) / K[0, 0], max(K[1, 2], H - K[1, 2]) / K[1, 1])
-    t = np.asarray(positions, np.float64).reshape(-1, 3)
+    t = t.reshape(-1, 3)
     reach = float(np.max(np.hypot(t[:, 0], t[:, 1]) + r * np.abs(t[:, 2]))) if len(t) else 0.0
     # shift per unit of w: f * reach, at least the minimum parallax over the w range
     shift_per_w = max(focal_render_px * reach,
@@ -361,13 +390,33 @@ def _flat_blocks(w: np.ndarray, busy: np.ndarray, us: np.ndarray, vs: np.ndarray
     """Aligned square blocks of grid cells flat enough to draw as one polygon (a quadtree).
 
     A block of B x B cells (B = 2, 4, ... <= ``max_block``, its top-left cell at a multiple of B)
-    qualifies when its four B/2 sub-blocks do (B = 2: its cells are not ``busy``) and the inverse
-    depth ``w`` of every grid vertex in it is within ``tol`` of the bilinear interpolation of the
-    block's corners (in pixel coordinates ``us``/``vs``), and so is the corners' own twist (the
-    difference between the block's two triangulations), and its texture drift is at most
-    ``uv_tol`` pixels: a GPU interpolates UVs linearly in 3D, not in the picture, so inside a face
-    whose corners' inverse depths differ by a fraction e the texture lands up to about
-    side * e / 4 pixels off (negligible in a 2 px cell, not in a 16 px block on a slanted plane).
+    qualifies when its four B/2 sub-blocks do (B = 2: its cells are not ``busy``), every
+    triangulation of its polygon keeps the inverse depth ``w`` of each grid vertex in it within
+    ``tol``, and its texture drift is at most ``uv_tol`` pixels.
+
+    The depth bound (our derivation). A 3-D triangle lies in a plane n.X = d, and seen from the
+    rest camera its w = 1/Z = n.(x, y, 1) / d is affine in the pixel coordinates, so a
+    triangulated polygon draws the piecewise-linear interpolation T of the w of its vertices --
+    the block's corners and the boundary vertices finer neighbours use -- whatever diagonal or
+    n-gon fill the renderer picks. Let b be the bilinear patch of the corners (in the pixel
+    coordinates ``us``/``vs``), e_i / e_b the largest |w - b| over the block's interior / boundary
+    vertices, e_a that over the boundary vertices in its polygon and twist = |tl - tr - bl + br|/4.
+    Then w - T = (w - b) + (b - T(b)) - T(w - b). |T(w - b)| <= e_a (a mean of the polygon's
+    vertices; 0 at the corners). b - T(b) is the twist term a s t of b (s, t in [0, 1]) less its
+    interpolation over triangles inside the unit square: a saddle, so its extreme lies on a
+    triangle side (d_s, d_t), where it is |a d_s d_t| / 4 <= twist (0 on the block's own sides,
+    where b is linear). So a dropped interior vertex is within e_i + twist + e_a and a dropped
+    boundary vertex within e_b + e_a, for either diagonal of a quad and any fill of an n-gon: a
+    block qualifies when max(e_i + twist, e_b) + e_a <= tol. e_a depends on the neighbours, so
+    the blocks are chosen first with e_a = 0 and a chosen block that then fails is split into its
+    four sub-blocks, until none fails.
+
+    The texture bound: a GPU interpolates UVs linearly in 3D, not in the picture, so a point
+    of a triangle whose vertices' w lie in [wmin, wmax] gets a UV off by at most
+    side * (wmax - wmin) / wmin / 4 pixels in each axis (the perspective weights w_i / mean(w)
+    move at most half their spread, (wmax - wmin) / wmin / 2, from one side of the triangle to
+    the other); wmin / wmax are taken over the block's boundary vertices (the triangles' corners).
+    Negligible in a 2 px cell, not in a 16 px block on a slanted plane.
 
     Args:
         w: (gh, gw) float64 inverse depth at the grid vertices; busy: (gh-1, gw-1) bool cells that
@@ -387,11 +436,11 @@ def _flat_blocks(w: np.ndarray, busy: np.ndarray, us: np.ndarray, vs: np.ndarray
         r0, c0 = np.arange(nbi) * B, np.arange(nbj) * B
         tl, tr = w[np.ix_(r0, c0)], w[np.ix_(r0, c0 + B)]
         bl, br = w[np.ix_(r0 + B, c0)], w[np.ix_(r0 + B, c0 + B)]
-        err = np.abs(tl - tr - bl + br) / 4.0
+        twist = np.abs(tl - tr - bl + br) / 4.0
+        e_int = np.zeros_like(twist)
+        e_bnd = np.zeros_like(twist)
         wmin = np.minimum(np.minimum(tl, tr), np.minimum(bl, br))
         wmax = np.maximum(np.maximum(tl, tr), np.maximum(bl, br))
-        side = np.maximum((vs[r0 + B] - vs[r0])[:, None], (us[c0 + B] - us[c0])[None, :])
-        ok_b &= side * (wmax - wmin) / wmin / 4.0 <= uv_tol
         vspan = (vs[r0 + B] - vs[r0])[:, None]
         uspan = (us[c0 + B] - us[c0])[None, :]
         for r in range(B + 1):
@@ -399,20 +448,87 @@ def _flat_blocks(w: np.ndarray, busy: np.ndarray, us: np.ndarray, vs: np.ndarray
             left, right = tl + sv * (bl - tl), tr + sv * (br - tr)
             for c in range(B + 1):
                 tu = (us[c0 + c] - us[c0])[None, :] / uspan
-                err = np.maximum(err, np.abs(w[np.ix_(r0 + r, c0 + c)] - (left + tu * (right - left))))
-        ok_b &= err <= tol
-        levels.append((B, ok_b))
+                wv = w[np.ix_(r0 + r, c0 + c)]
+                d = np.abs(wv - (left + tu * (right - left)))
+                if r in (0, B) or c in (0, B):
+                    e_bnd = np.maximum(e_bnd, d)
+                    wmin, wmax = np.minimum(wmin, wv), np.maximum(wmax, wv)
+                else:
+                    e_int = np.maximum(e_int, d)
+        side = np.maximum(vspan, uspan)
+        ok_b &= side * (wmax - wmin) / wmin / 4.0 <= uv_tol
+        crit = np.maximum(e_int + twist, e_bnd)
+        ok_b &= crit <= tol  # with no boundary vertex in the polygon; checked below
+        levels.append((B, ok_b, crit))
         ok = ok_b
         B *= 2
-    covered = np.zeros((ch, cw), bool)
-    chosen = []
-    for B, ok_b in reversed(levels):
-        nbi, nbj = ok_b.shape
-        sel = ok_b & ~covered[:nbi * B, :nbj * B].reshape(nbi, B, nbj, B).any(axis=(1, 3))
-        if sel.any():
-            chosen.append((B, sel))
-            covered[:nbi * B, :nbj * B] |= np.repeat(np.repeat(sel, B, 0), B, 1)
-    return chosen, covered
+    # the polygons' boundary vertices (those finer neighbours use) add their own error e_a:
+    # demote a block to its four sub-blocks until every chosen one has crit + e_a <= tol
+    # (blocks only split, so this ends; a B = 2 block splits into single cells)
+    demoted = [np.zeros_like(ok_b) for _, ok_b, _ in levels]
+    while True:
+        covered = np.zeros((ch, cw), bool)
+        chosen = []
+        for lv in range(len(levels) - 1, -1, -1):
+            B, ok_b, _ = levels[lv]
+            nbi, nbj = ok_b.shape
+            sel = ok_b & ~demoted[lv] & ~covered[:nbi * B, :nbj * B].reshape(nbi, B, nbj, B).any(axis=(1, 3))
+            if sel.any():
+                chosen.append((B, sel))
+                covered[:nbi * B, :nbj * B] |= np.repeat(np.repeat(sel, B, 0), B, 1)
+        active = _active_vertices(chosen, covered)
+        failed = False
+        for B, sel in chosen:
+            lv = int(math.log2(B)) - 1
+            e_a = _boundary_error(w, us, vs, B, sel, active)
+            bad = e_a + levels[lv][2][sel] > tol
+            if bad.any():
+                bi, bj = np.nonzero(sel)
+                demoted[lv][bi[bad], bj[bad]] = True
+                failed = True
+        if not failed:
+            return chosen, covered
+
+
+def _active_vertices(chosen: list, covered: np.ndarray) -> np.ndarray:
+    """(gh, gw) bool: the grid vertices some face uses -- every corner of a single cell (the
+    cells not ``covered`` by a block) and every block corner."""
+    ch, cw = covered.shape
+    fine = ~covered
+    active = np.zeros((ch + 1, cw + 1), bool)
+    for sl in ((slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None)),
+               (slice(1, None), slice(None, -1)), (slice(1, None), slice(1, None))):
+        active[sl] |= fine
+    for B, sel in chosen:
+        bi, bj = np.nonzero(sel)
+        for dr in (0, B):
+            for dc in (0, B):
+                active[bi * B + dr, bj * B + dc] = True
+    return active
+
+
+def _boundary_error(w: np.ndarray, us: np.ndarray, vs: np.ndarray, B: int, sel: np.ndarray,
+                    active: np.ndarray) -> np.ndarray:
+    """(n,) the largest |w - bilinear of the corners| over the ``active`` boundary vertices of
+    each selected B x B block (0 where only its corners are)."""
+    bi, bj = np.nonzero(sel)
+    r0, c0 = bi * B, bj * B
+    k = np.arange(1, B)
+    out = np.zeros(len(bi))
+    # top, bottom (rows r0, r0 + B: along u) and left, right (columns c0, c0 + B: along v)
+    for rr, cc, a, b, t in (
+            (r0[:, None] + 0 * k, c0[:, None] + k, (r0, c0), (r0, c0 + B), None),
+            (r0[:, None] + B + 0 * k, c0[:, None] + k, (r0 + B, c0), (r0 + B, c0 + B), None),
+            (r0[:, None] + k, c0[:, None] + 0 * k, (r0, c0), (r0 + B, c0), 1),
+            (r0[:, None] + k, c0[:, None] + B + 0 * k, (r0, c0 + B), (r0 + B, c0 + B), 1)):
+        if t is None:
+            f = (us[cc] - us[c0][:, None]) / (us[c0 + B] - us[c0])[:, None]
+        else:
+            f = (vs[rr] - vs[r0][:, None]) / (vs[r0 + B] - vs[r0])[:, None]
+        wa, wb = w[a][:, None], w[b][:, None]
+        d = np.abs(w[rr, cc] - (wa + f * (wb - wa)))
+        out = np.maximum(out, np.where(active[rr, cc], d, 0.0).max(1, initial=0.0))
+    return out
 
 
 def _block_polygons(chosen: list, active: np.ndarray, idx: np.ndarray) -> tuple:
@@ -456,9 +572,15 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         simplify: None/0 = a quad per grid cell. Else the flat parts are drawn with fewer faces:
             aligned blocks of up to ``max_block`` x ``max_block`` cells whose inverse depth 1/Z
             is within ``simplify`` (in 1 / scene units; see :func:`simplify_tolerance`) of the
-            bilinear interpolation of their corners become one polygon
-            (``MeshData.poly_verts``), holding every boundary vertex a finer neighbour uses (no
-            T-junctions). Torn cells and their neighbours are never merged, so silhouettes keep
+            bilinear interpolation of their corners (with the patch's twist and its boundary
+            vertices' error added, so every triangulation of the polygon stays within it; see
+            :func:`_flat_blocks`) become one polygon (``MeshData.poly_verts``), holding every
+            boundary vertex a finer neighbour uses (no T-junctions). This is the quadtree
+            simplification of height fields (Lindstrom et al., "Real-time, continuous level of
+            detail rendering of height fields", SIGGRAPH 1996; Pajarola, "Large scale terrain
+            visualization using the restricted quadtree triangulation", IEEE Visualization 1998)
+            applied to inverse depth, with a bound of our own; the texture drift follows
+            Heckbert & Moreton, "Interpolation for polygon texture mapping and shading" (1991). Torn cells and their neighbours are never merged, so silhouettes keep
             the grid's resolution, and the UVs still address the full photo. Unused grid
             vertices are dropped.
         max_block: largest merged block, in cells per side (a power of two >= 2).
@@ -474,8 +596,20 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         CVPR 2020) -- while the far copy underneath stays opaque.
     Raises:
         InputError: if Z is not a 2-D array of finite positive depths, or K is not (3, 3), or
-            ``simplify`` < 0 or ``max_block`` < 2.
+            ``simplify`` is not None or a finite number >= 0, ``max_block`` not a power of two
+            >= 2, ``simplify_uv_px`` not None or > 0.
     """
+    if simplify is not None and not (isinstance(simplify, (int, float, np.number))
+                                     and math.isfinite(simplify) and simplify >= 0):
+        raise InputError(f"simplify must be None or a finite tolerance >= 0 (in 1 / scene units; "
+                         f"0 = no merging), got {simplify!r}")
+    if not (isinstance(max_block, (int, np.integer)) and max_block >= 2
+            and max_block & (max_block - 1) == 0):
+        raise InputError(f"max_block must be a power of two >= 2 (cells per side), got {max_block!r}")
+    if simplify_uv_px is not None and not (isinstance(simplify_uv_px, (int, float, np.number))
+                                           and simplify_uv_px > 0):
+        raise InputError(f"simplify_uv_px must be None (no limit) or > 0 photo pixels, got "
+                         f"{simplify_uv_px!r}")
     Z = np.asarray(Z)
     if Z.ndim != 2 or min(Z.shape) < 2:
         raise InputError(f"depth must be an (H, W) array of at least 2x2, got shape {Z.shape}")
@@ -504,8 +638,6 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
 
     chosen, covered = [], None
     if simplify:
-        if simplify < 0 or max_block < 2:
-            raise InputError(f"simplify must be >= 0 and max_block >= 2, got {simplify}, {max_block}")
         busy = torn
         if torn.any():
             import cv2
@@ -568,16 +700,7 @@ def build_mesh(Z: np.ndarray, K: np.ndarray, *, step: float = 2.0,
         alpha=np.concatenate(alphas) if n_torn else None,
     )
     if chosen:
-        fine = ~covered  # single cells (torn or not): all four corners are used
-        active = np.zeros((gh, gw), bool)
-        for sl in ((slice(None, -1), slice(None, -1)), (slice(None, -1), slice(1, None)),
-                   (slice(1, None), slice(None, -1)), (slice(1, None), slice(1, None))):
-            active[sl] |= fine
-        for B, sel in chosen:  # block corners
-            bi, bj = np.nonzero(sel)
-            for dr in (0, B):
-                for dc in (0, B):
-                    active[bi * B + dr, bj * B + dc] = True
+        active = _active_vertices(chosen, covered)  # single cells' and blocks' corners
         pverts, psizes = _block_polygons(chosen, active, idx)
         # drop the grid vertices no face uses any more (inside merged blocks)
         used = np.ones(len(mesh.positions), bool)

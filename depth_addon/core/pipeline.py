@@ -124,8 +124,11 @@ class Settings:
                              f"{self.embedded_depth!r}")
         if self.depth_range <= 1:
             raise InputError(f"depth range (far/near) must be > 1, got {self.depth_range}")
-        if not (self.simplify_px >= 0 and math.isfinite(self.simplify_px)):
-            raise InputError(f"--simplify must be >= 0 output pixels, got {self.simplify_px}")
+        v = self.simplify_px
+        if not (isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                and math.isfinite(v) and v >= 0):
+            raise InputError(f"simplify must be a finite number of output pixels >= 0 (0 = no "
+                             f"merging, default {geo.DEFAULT_SIMPLIFY_PX}), got {v!r}")
         if self.tear_threshold is not None and self.tear_threshold <= 0:
             raise InputError(f"tear threshold must be > 0, got {self.tear_threshold}")
         from .background.fill import INPAINT_METHODS
@@ -415,21 +418,24 @@ def run(image: ImageInput, *, right: Optional[ImageInput] = None, depth: Optiona
     else:
         points = geo.point_cloud(Z, K, photo.rgb, step=settings.step,
                                  max_points=settings.max_vertices)
-    report(progress, "build geometry", 1.0)
+    # a simplified mesh is built below, after the move: this step is half done until then
+    report(progress, "build geometry", 0.5 if simplify else 1.0)
 
     plan, background, parallax = plan_motion(photo, Z, K, settings, depth_result.valid, progress)
     if simplify:
         # the grid and tears of the full mesh, its flat parts merged within the move's error
-        report(progress, "build geometry", 0.5)
         keys = plan.keys
         if settings.stereo:  # both eyes' cameras
             rig = cp.stereo_rig(plan.scene, float(plan.K_render[0, 0]), int(plan.render_size[0]),
                                 convergence=settings.convergence, interaxial=settings.interaxial)
             keys = cp.stereo_eye_keys(keys, rig.interaxial)
-        tol = geo.simplify_tolerance(Z, K, keys.positions, float(plan.K_render[0, 0]),
+        # the longest render focal length of the move (a dolly-zoom's grows along it)
+        f_render = float(plan.K_render[0, 0]) * float(np.max(keys.focal_px)) / float(K[0, 0])
+        tol = geo.simplify_tolerance(Z, K, keys.positions, f_render,
                                      settings.simplify_px, int(plan.render_size[0]))
-        # output pixels per photo pixel: the texture may drift simplify_px output pixels
-        scale = float(plan.K_render[0, 0]) / float(K[0, 0])
+        # output pixels per photo pixel (at that focal length): the texture may drift a share
+        # of simplify_px output pixels
+        scale = f_render / float(K[0, 0])
         mesh = geo.build_mesh(Z, K, step=settings.step, max_vertices=settings.max_vertices,
                               tear_threshold=settings.tear_threshold, simplify=tol,
                               simplify_uv_px=geo.SIMPLIFY_DRIFT_SHARE * settings.simplify_px / scale)

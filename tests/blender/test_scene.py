@@ -101,6 +101,49 @@ def test_simplified_mesh_renders_like_the_full_grid(tmp_path, empty_scene):
     assert (d.max(2) > 60).mean() < 0.01  # no cracks: no pixel shows the black world instead
 
 
+def test_simplified_curved_mesh_stays_within_the_bound_as_blender_triangulates_it(tmp_path,
+                                                                                  empty_scene):
+    """A curved bump, simplified by default for a large move: the Blender mesh has fewer vertices
+    than the full grid, and every full-grid vertex lies within the tolerance (in inverse depth
+    along its pixel ray) of the triangles Blender draws for the evaluated mesh, whichever diagonal
+    it picks (the old acceptance test strayed 1.09x the tolerance here)."""
+    from mathutils.bvhtree import BVHTree
+
+    H, W = 60, 90
+    rgb = np.random.default_rng(4).random((H, W, 3)).astype(np.float32)
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    r2 = ((u - 40.0) ** 2 + (v - 33.0) ** 2) / 18.0 ** 2
+    Z = (3.0 - 1.2 * np.exp(-r2)).astype(np.float32)
+    depth_file = tmp_path / "depth.npy"
+    np.save(depth_file, Z)
+    s = pipeline.Settings(depth_kind="metric", amount=4.0, seconds=3, fps=1, resolution=(W, H),
+                          step=1, fov_deg=60.0, soft_edges=False, fill_background=False)
+    res = pipeline.run(rgb, depth=str(depth_file), settings=s)
+    assert res.mesh.n_torn_cells == 0 and res.mesh.n_merged_cells > 0
+    built = bscene.build(res, scene=empty_scene)
+    obj = built.photo_object
+    full = geo.build_mesh(res.Z, res.K, step=1, tear_threshold=s.tear_threshold)
+    assert len(obj.data.vertices) == len(res.mesh.positions) < 0.9 * len(full.positions)
+    assert np.allclose(np.array(obj.matrix_world), np.eye(4))
+    f_max = res.K_render[0, 0] * res.camera.focal_px.max() / res.K[0, 0]
+    tol = geo.simplify_tolerance(res.Z, res.K, res.camera.positions, f_max, s.simplify_px, W)
+
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    tree = BVHTree.FromObject(obj, depsgraph)  # the evaluated mesh's triangles
+    # the full grid's vertices off the picture's border (a ray along the border may miss)
+    px = geo.project(full.positions, res.K)
+    inner = (px[:, 0] > 0) & (px[:, 0] < W - 1) & (px[:, 1] > 0) & (px[:, 1] < H - 1)
+    pts = full.positions[inner].astype(np.float64)
+    worst = 0.0
+    for p_cv, ray in zip(pts, geo.cv_to_blender(pts)):
+        d = Vector(ray.tolist()).normalized()
+        hit, _, _, _ = tree.ray_cast(Vector((0.0, 0.0, 0.0)), d)
+        assert hit is not None
+        z_hit = float(hit.y)  # Blender y = the rest camera's optical axis (OpenCV z)
+        worst = max(worst, abs(1.0 / p_cv[2] - 1.0 / z_hit))
+    assert worst <= tol * (1 + 1e-3) + 1e-6, (worst, tol)
+
+
 def test_mesh_is_perspective_correct_through_the_scene_camera(tmp_path, empty_scene):
     """From the rest camera every vertex projects onto the pixel it was made from."""
     res = _run(tmp_path, amount=0.0, resolution=(90, 60), soft_edges=False)  # one object
