@@ -11,7 +11,9 @@
   is saved to a temporary .blend, ``jobs - 1`` helper processes (:mod:`.render_worker`) render
   frame ranges to pictures (uncompressed BMP for a video, PNG when PNG frames are the output)
   while this process renders the first range, then Blender's own FFmpeg output encodes the
-  sequence (a sequencer image strip in a temporary scene) to one MP4.
+  sequence (a sequencer image strip in a temporary scene) to one MP4. Every process of a parallel
+  render uses one llvmpipe raster thread and a glibc malloc that reuses its frame buffers
+  (:data:`HELPER_ENV`), ~5 % less time per frame.
 FFmpeg ships inside Blender/bpy; no system ffmpeg is needed.
 """
 from __future__ import annotations
@@ -41,6 +43,18 @@ AA_GROUP_NAME = "3D Photo anti-aliasing"
 PARALLEL_MIN_FRAMES = 48
 #: seconds a parallel render waits without a new frame before it gives up on a helper
 STALL_TIMEOUT_S = 600.0
+#: environment a parallel render's helper processes get on top of the caller's (whose own
+#: settings win): one llvmpipe raster thread per process (the processes already fill the cores),
+#: and glibc malloc tuned so the per-frame render, compositor and picture buffers (~15 MB each
+#: at 1280x720) are reused from the heap instead of being mapped, page-faulted and zeroed anew
+#: every frame (see :func:`_tune_malloc`). Measured 2026-12-03, 2 helper processes rendering 40
+#: frames each of the bench_render scene, 3 alternating runs: per frame 333 -> 315 ms at
+#: 1280x720, 118 -> 112 ms at 640x360; mesa_glthread on top made no difference. The parent
+#: process of a parallel render gets the same (:func:`render_animation`). The whole command
+#: (bench_render's input, 4 alternating runs against the code before): 1280x720 35.5-36.0 s ->
+#: 33.9-34.0 s, 640x360 15.2-15.5 s -> 14.7-15.0 s
+HELPER_ENV = {"LP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+              "MALLOC_TRIM_THRESHOLD_": str(256 << 20), "MALLOC_TOP_PAD_": str(64 << 20)}
 
 
 #: render_animation calls in progress, and how many of them render in parallel processes (whose
@@ -343,9 +357,14 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     try:
         if progress is not None:
             progress("render", 0.0)
+        if parallel and not _gpu_ready:
+            # this process's GL context is made now: one llvmpipe raster thread, like the helpers
+            # (only the first render of a process decides; the user's own setting wins)
+            os.environ.setdefault("LP_NUM_THREADS", HELPER_ENV["LP_NUM_THREADS"])
         init_gpu()
         if parallel:
             timings["jobs"] = jobs
+            _tune_malloc()
             return _render_parallel(scene, out, kind, jobs, progress, timings)
         timings["jobs"] = 1
         t0 = time.perf_counter()
@@ -355,6 +374,30 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     finally:
         _ACTIVE["calls"] -= 1
         _ACTIVE["parallel"] -= int(parallel)
+
+
+def _tune_malloc() -> bool:
+    """glibc only, background mode only: the settings of :data:`HELPER_ENV` for this process's
+    malloc too (``mallopt``: M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 256 MiB, M_TOP_PAD 64 MiB;
+    see ``man 3 mallopt``), so the render buffers of each frame come from the heap instead of
+    fresh zeroed pages. Kept for the rest of the process (at most 256 MiB of freed heap stays
+    mapped). A setting the user gave in the environment (``MALLOC_TOP_PAD_`` …) is left as it
+    is. Returns whether it was applied."""
+    if not bpy.app.background or not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
+        return False
+    ok = True
+    for param, key in ((-3, "MALLOC_MMAP_THRESHOLD_"), (-1, "MALLOC_TRIM_THRESHOLD_"),
+                       (-2, "MALLOC_TOP_PAD_")):
+        if key in os.environ:
+            continue
+        ok = bool(mallopt(ctypes.c_int(param), ctypes.c_int(int(HELPER_ENV[key])))) and ok
+    return ok
 
 
 def parallel_available() -> bool:
@@ -472,8 +515,9 @@ class _Worker:
         cmd = [sys.executable, script, blend, scene_name, rw.format_order(order), frames_dir,
                str(int(compression)), file_format]
         self._log = open(log, "wb")
+        env = {**HELPER_ENV, **os.environ}
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=os.path.dirname(blend))
+                                     stderr=subprocess.STDOUT, cwd=os.path.dirname(blend), env=env)
 
     def failed(self) -> Optional[str]:
         """None while running or after success; else what went wrong (from its log)."""

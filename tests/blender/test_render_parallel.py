@@ -241,3 +241,29 @@ def test_parallel_stereo_equals_one_process(tmp_path, empty_scene, fmt):
     if fmt == "lr":
         assert np.abs(_video_frames(two / "v_L.mp4")[0] - _video_frames(two / "v_R.mp4")[0]).mean() > 2.0
     assert not _leftovers(one, two)
+
+
+def test_helpers_get_the_tuned_environment_unless_the_user_set_it(tmp_path, empty_scene,
+                                                                   monkeypatch):
+    scene = _build(tmp_path, empty_scene, frames=6)
+    # the helper's Python is a wrapper that records the environment it was started with
+    log = tmp_path / "helper_env.txt"
+    wrapper = tmp_path / "python_wrapper.sh"
+    wrapper.write_text(f'#!/bin/sh\nenv > "{log}"\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(wrapper))
+    monkeypatch.setenv("LP_NUM_THREADS", "3")  # the user's own setting
+    monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
+    out = tmp_path / "out.mp4"
+    timings = {}
+    brender.render_animation(scene, str(out), "mp4", jobs=2, timings=timings)
+    assert timings["jobs"] == 2 and len(_video_frames(out)) == 6
+    env = dict(line.split("=", 1) for line in log.read_text().splitlines() if "=" in line)
+    assert env["LP_NUM_THREADS"] == "3"  # the user's value wins
+    assert env["MALLOC_TOP_PAD_"] == brender.HELPER_ENV["MALLOC_TOP_PAD_"]
+    assert int(env["MALLOC_MMAP_THRESHOLD_"]) >= 16 << 20
+
+
+def test_parent_malloc_tuning_applies_in_background_mode():
+    assert bpy.app.background
+    assert brender._tune_malloc() is sys.platform.startswith("linux")
