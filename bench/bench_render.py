@@ -23,6 +23,9 @@ What it does (issue 12):
    compared with an 8-sample-AA render of the same frame: PSNR over the pixels within 2 px of a
    depth jump (Sobel of log depth from the render's Z pass > 0.15, dilated 5x5) and over all
    pixels.
+6. Where a frame's time goes (``--only-breakdown`` runs just this): the scene of each size saved,
+   then frames rendered in one process as the helpers render them, and again with the picture
+   write, the compositor (SMAA), the size (1/10) and the meshes switched off in turn.
 
 The machine is shared (another engineer's CPU-heavy jobs): alternating runs and comparing the
 ratio within one run is the point; the load average is printed with each run.
@@ -234,6 +237,88 @@ def edge_psnr(photo: str, depth: str, tmp: str, w: int, h: int) -> dict:
     return json.loads(line[-1][len("EDGE_PSNR "):])
 
 
+# -- where a frame's time goes (runs in a subprocess that imports bpy) -----------------------------
+
+#: frames rendered per variant of the breakdown (after 3 warm-up frames)
+BREAKDOWN_FRAMES = 20
+
+
+def breakdown_main(blend: str) -> None:
+    """Render frames of the saved scene in this one process as the command's helpers do (stills
+    to BMP), then with parts switched off; print JSON ms per frame for each variant."""
+    import bpy
+
+    sys.path.insert(0, ROOT)
+    from depth_addon.blender import render as brender
+    from depth_addon.blender import render_worker as rw
+
+    bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False)
+    sc = bpy.data.scenes["3D Photo"]
+    brender.init_gpu()
+    rw.setup_png(sc, 0, "BMP")
+    sc.render.use_file_extension = False
+    tmp = os.path.dirname(blend)
+
+    def per_frame(write=True, n=BREAKDOWN_FRAMES):
+        t = time.perf_counter()
+        for f in range(1, n + 1):
+            sc.frame_set(f)
+            sc.render.filepath = os.path.join(tmp, f"bd_{f:04d}.bmp")
+            bpy.ops.render.render(write_still=write, scene=sc.name)
+        return (time.perf_counter() - t) / n * 1000.0
+
+    per_frame(n=3)  # warm-up: shaders, caches
+    res = {"size": [sc.render.resolution_x, sc.render.resolution_y],
+           "corners": sum(len(o.data.loops) for o in sc.objects if o.type == "MESH"),
+           "vertices": sum(len(o.data.vertices) for o in sc.objects if o.type == "MESH")}
+    res["as rendered"] = per_frame()
+    res["no picture written"] = per_frame(write=False)
+    sc.render.use_compositing = False
+    res["no compositor (no AA)"] = per_frame(write=False)
+    w, h = sc.render.resolution_x, sc.render.resolution_y
+    sc.render.resolution_x, sc.render.resolution_y = max(2, w // 10) // 2 * 2, max(2, h // 10) // 2 * 2
+    res["1/10 size, no AA"] = per_frame(write=False)
+    meshes = [o for o in sc.objects if o.type == "MESH"]
+    for o in meshes:
+        o.hide_render = True
+    res["1/10 size, no meshes"] = per_frame(write=False)
+    sc.render.resolution_x, sc.render.resolution_y = w, h
+    res["no meshes, no AA"] = per_frame(write=False)
+    print("BREAKDOWN " + json.dumps(res))
+
+
+def breakdown(photo: str, depth: str, tmp: str, w: int, h: int) -> dict:
+    blend = os.path.join(tmp, f"bd_scene_{w}x{h}.blend")
+    subprocess.run([sys.executable, "-m", "depth_addon", photo, "--depth", depth, "--resolution",
+                    f"{w}x{h}", "--seconds", "5", "--fps", "30", "--no-render", "--save-blend",
+                    blend, "--overwrite", "-q"], cwd=ROOT, check=True, capture_output=True)
+    p = subprocess.run([sys.executable, os.path.abspath(__file__), "--breakdown-worker", blend],
+                       cwd=ROOT, capture_output=True, text=True)
+    line = [ln for ln in p.stdout.splitlines() if ln.startswith("BREAKDOWN ")]
+    if p.returncode != 0 or not line:
+        raise RuntimeError(f"breakdown failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+    return json.loads(line[-1][len("BREAKDOWN "):])
+
+
+def log_breakdown(b: dict) -> None:
+    w, h = b["size"]
+    full, nowrite, noaa = b["as rendered"], b["no picture written"], b["no compositor (no AA)"]
+    small, small_empty, empty = b["1/10 size, no AA"], b["1/10 size, no meshes"], b["no meshes, no AA"]
+    parts = [("picture write (BMP, colour management)", full - nowrite),
+             ("compositor + SMAA", nowrite - noaa),
+             (f"mesh work that does not scale with size ({b['vertices']:,} vertices, "
+              f"{b['corners']:,} corners: llvmpipe vertex stage, draw setup)", small - small_empty),
+             ("mesh pixels (raster, texture)", (noaa - empty) - (small - small_empty)),
+             ("empty frame (clear, read-back, render pipeline)", empty)]
+    log(f"where a {w}x{h} frame's time goes, one process, {BREAKDOWN_FRAMES} frames per variant "
+        f"(a parallel render's processes each take ~1.3-1.4x this, sharing 2 cores):")
+    log("| part | ms per frame | share |")
+    log("|---|---|---|")
+    for name, v in parts:
+        log(f"| {name} | {v:.1f} | {v / full * 100:.0f} % |")
+    log(f"| all (as the command renders) | {full:.1f} | 100 % |")
+
+
 # -- main -----------------------------------------------------------------------------------------
 
 def main() -> None:
@@ -244,10 +329,18 @@ def main() -> None:
     ap.add_argument("--depthflow-venv", default=DF_VENV)
     ap.add_argument("--no-example", action="store_true")
     ap.add_argument("--no-psnr", action="store_true")
+    ap.add_argument("--no-breakdown", action="store_true",
+                    help="skip the per-frame cost breakdown")
+    ap.add_argument("--only-breakdown", action="store_true",
+                    help="only the per-frame cost breakdown (no DepthFlow, no timed runs)")
     ap.add_argument("--edge-psnr-worker", nargs=2, metavar=("BLEND", "FRAME"), help=argparse.SUPPRESS)
+    ap.add_argument("--breakdown-worker", metavar="BLEND", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.edge_psnr_worker:
         edge_psnr_main(args.edge_psnr_worker[0], int(args.edge_psnr_worker[1]))
+        return
+    if args.breakdown_worker:
+        breakdown_main(args.breakdown_worker)
         return
     sys.path.insert(0, ROOT)
     runs = 1 if args.quick else args.runs
@@ -258,6 +351,15 @@ def main() -> None:
     seconds, fps = 5.0, 30
     frames = int(round(seconds * fps))
 
+    if args.only_breakdown:
+        tmp = tempfile.mkdtemp(prefix="bench_render_")
+        log(f"date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+            f"load {loadavg()}")
+        photo, depth = export_inputs(tmp)
+        for (w, h) in sizes:
+            log_breakdown(breakdown(photo, depth, tmp, w, h))
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     ensure_ffmpeg()
     df_py = ensure_depthflow(args.depthflow_venv)
     tmp = tempfile.mkdtemp(prefix="bench_render_")
@@ -298,6 +400,9 @@ def main() -> None:
     psnr = None
     if not (args.quick or args.no_psnr):
         psnr = edge_psnr(photo, depth, tmp, 1280, 720)
+    breakdowns = []
+    if not (args.quick or args.no_breakdown):
+        breakdowns = [breakdown(photo, depth, tmp, w, h) for (w, h) in sizes]
 
     log("")
     log(f"## Render speed, {time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores, "
@@ -328,6 +433,8 @@ def main() -> None:
         log("|---|---|---|---|")
         for name, c in psnr["cases"].items():
             log(f"| {name} | {c['edge_db']:.2f} dB | {c['all_db']:.2f} dB | {c['still_s'] * 1000:.0f} ms |")
+    for b in breakdowns:
+        log_breakdown(b)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
