@@ -176,17 +176,26 @@ def test_cancel_stops_the_helpers(tmp_path, empty_scene):
     assert "render_worker.py" not in ps, ps
 
 
-def test_workbench_antialiasing_is_the_compositor_smaa_unless_the_user_has_a_compositor(empty_scene):
+def test_workbench_antialiasing_is_the_compositor_soften_unless_the_user_has_a_compositor(empty_scene):
     sc = empty_scene
     if not hasattr(sc, "compositing_node_group"):  # 4.2: FXAA
         assert brender.set_antialiasing(sc, "workbench") == "fxaa"
         assert sc.display.render_aa == "FXAA"
         return
-    assert brender.set_antialiasing(sc, "workbench") == "smaa"
+    assert brender.set_antialiasing(sc, "workbench") == "soften"
     group = sc.compositing_node_group
     assert group.name == brender.AA_GROUP_NAME and sc.display.render_aa == "OFF"
-    assert any(n.bl_idname == "CompositorNodeAntiAliasing" for n in group.nodes)
-    assert brender.set_antialiasing(sc, "workbench") == "smaa" and sc.compositing_node_group == group
+    assert all(layer.use_pass_z for layer in sc.view_layers)
+    filters = {n.inputs["Type"].default_value for n in group.nodes
+               if n.bl_idname == "CompositorNodeFilter"}
+    assert filters == {"Sobel", "Soften"}
+    assert brender.set_antialiasing(sc, "workbench") == "soften" and sc.compositing_node_group == group
+    # a group saved by an older version (SMAA, no method key) is rebuilt in place
+    del group["depth3d_aa"]
+    group.nodes.clear()
+    group.nodes.new("CompositorNodeAntiAliasing")
+    assert brender.set_antialiasing(sc, "workbench") == "soften" and sc.compositing_node_group == group
+    assert not any(n.bl_idname == "CompositorNodeAntiAliasing" for n in group.nodes)
     assert brender.set_antialiasing(sc, "cycles") == "samples" and sc.compositing_node_group is None
     # a compositor of the user's own is kept: Workbench FXAA instead
     mine = bpy.data.node_groups.new("mine", "CompositorNodeTree")
@@ -267,3 +276,94 @@ def test_helpers_get_the_tuned_environment_unless_the_user_set_it(tmp_path, empt
 def test_parent_malloc_tuning_applies_in_background_mode():
     assert bpy.app.background
     assert brender._tune_malloc() is sys.platform.startswith("linux")
+
+
+def _flat_planes_scene(sc):
+    """Workbench, 160x96: a near red quad (2 m) over the left part, a far green quad (6 m) over the
+    middle, the black world on the right; the near quad's right edge is slanted (aliased). Both
+    carry a random vertex-colour texture (shading 'VERTEX'); shading 'OBJECT' shows them flat."""
+    brender.configure(sc, engine="workbench", width=160, height=96, fps=1, frame_start=1,
+                      frame_end=1)
+    sc.display.shading.color_type = "OBJECT"
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    sc.collection.objects.link(cam)
+    sc.camera = cam
+    cam.data.lens_unit = "FOV"
+    cam.data.angle = np.radians(60.0)
+
+    rng = np.random.default_rng(5)
+
+    def quad(name, z, xs, color, n=96):
+        """An n x n grid quad at depth z; its vertex colours are ``color`` with random texture."""
+        h = 0.6 * z  # taller than the view at depth z
+        (x0, x1b), (_, x1t) = xs
+        verts = []
+        for j in range(n + 1):
+            t = j / n
+            x1 = x1b + (x1t - x1b) * t
+            verts += [((x0 + (x1 - x0) * i / n) * z, (-h + 2 * h * t), -z) for i in range(n + 1)]
+        faces = [(j * (n + 1) + i, j * (n + 1) + i + 1, (j + 1) * (n + 1) + i + 1, (j + 1) * (n + 1) + i)
+                 for j in range(n) for i in range(n)]
+        me = bpy.data.meshes.new(name)
+        me.from_pydata(verts, [], faces)
+        cols = np.clip(np.array(color[:3]) * rng.uniform(0.3, 1.2, (len(verts), 1)), 0, 1)
+        attr = me.color_attributes.new("Col", "FLOAT_COLOR", "POINT")
+        attr.data.foreach_set("color", np.hstack([cols, np.ones((len(verts), 1))]).ravel())
+        ob = bpy.data.objects.new(name, me)
+        ob.color = color
+        sc.collection.objects.link(ob)
+
+    quad("near", 2.0, ((-1.0, -0.05), (-1.0, 0.1)), (0.8, 0.05, 0.05, 1.0))
+    quad("far", 6.0, ((-1.0, 0.35), (-1.0, 0.35)), (0.05, 0.6, 0.1, 1.0))
+    return sc
+
+
+def _still_rgb(sc, path):
+    from PIL import Image
+
+    brender.render_still(sc, str(path), 1)
+    return np.asarray(Image.open(path).convert("RGB")).astype(np.float32)
+
+
+def test_workbench_softens_only_the_pixels_where_the_depth_jumps(tmp_path, empty_scene):
+    """The 5.x anti-aliasing: away from depth jumps every pixel is the unfiltered render's; at the
+    near/far silhouette and at the far quad's edge against the (infinitely far) world the pixels
+    are blends of the two sides -- no NaN, no stray colour, the world stays black."""
+    import cv2
+
+    sc = _flat_planes_scene(empty_scene)
+    if brender.set_antialiasing(sc, "workbench") != "soften":
+        pytest.skip("Blender 4.2: Workbench FXAA (no compositor group)")
+    sc.render.use_compositing = False
+    flat = _still_rgb(sc, tmp_path / "flat.png")
+    # where the surfaces and the world are (flat colours, no AA)
+    red = (flat[..., 0] > 150) & (flat[..., 1] < 100)
+    green = (flat[..., 1] > 150) & (flat[..., 0] < 100)
+    world = flat.max(2) < 3
+    sc.display.shading.color_type = "VERTEX"
+    plain = _still_rgb(sc, tmp_path / "plain.png")
+    sc.render.use_compositing = True
+    soft = _still_rgb(sc, tmp_path / "soft.png")
+    assert np.isfinite(soft).all()
+    # the texture is there: neighbouring pixels differ (a soften everywhere would change them)
+    assert np.abs(np.diff(plain[red], axis=0)).mean() > 4
+    assert red.mean() > 0.2 and green.mean() > 0.1 and world.mean() > 0.1
+    k = np.ones((5, 5), np.uint8)
+    edge = np.zeros(red.shape, bool)
+    for m in (red, green, world):
+        mu = m.astype(np.uint8)
+        edge |= (cv2.dilate(mu, k) > 0) & (cv2.erode(mu, k) == 0)
+    diff = np.abs(soft - plain).max(2)
+    assert diff[~edge].max() <= 1.0, "pixels away from depth jumps were changed"
+    # the slanted near/far silhouette is softened: a pixel's colour moves towards its neighbours'
+    changed = diff > 8
+    assert changed[edge].sum() >= 40, changed.sum()
+    assert not changed[~edge].any()
+    # blends of the neighbours: never brighter than the brightest, never bluer than the bluest
+    for c in range(3):
+        assert soft[..., c].max() <= plain[..., c].max() + 1.0
+    # at the far quad's edge against the world: softened too, and the world beyond stays black
+    gw = edge & (cv2.dilate(world.astype(np.uint8), k) > 0) & (cv2.dilate(green.astype(np.uint8), k) > 0)
+    assert changed[gw].any()
+    far_world = cv2.erode(world.astype(np.uint8), k) > 0
+    assert soft[far_world].max() <= 2.0
