@@ -18,14 +18,17 @@ What it does (issue 12):
    medians and the ratio ours / DepthFlow are printed. Each output is checked: 150 frames,
    H.264, yuv420p (ffprobe).
 4. The example from a cold process: ``python -m depth_addon -o parallax.mp4`` (goal <= 25 s).
-5. Anti-aliasing quality: one 1280x720 frame of the same scene rendered as the command renders it
-   (Workbench + compositor SMAA), with Workbench FXAA (before this change) and with no AA, each
-   compared with an 8-sample-AA render of the same frame: PSNR over the pixels within 2 px of a
-   depth jump (Sobel of log depth from the render's Z pass > 0.15, dilated 5x5) and over all
-   pixels.
+5. Anti-aliasing quality: two 1280x720 frames (40, 110) of the same scene rendered as the
+   command renders it (Workbench + the compositor's depth-edge soften), with compositor SMAA (the
+   method before), Workbench FXAA, no AA and 5 samples, each compared with an 8-sample-AA render
+   of the same frame over the pixels within 2 px of a depth jump (Sobel of log depth from the
+   render's Z pass > 0.15, dilated 5x5): PSNR (rewards blur), FLIP (NVIDIA's perceptual
+   difference, ``flip_evaluator`` LDR, lower = better) and sharpness (variance of the Laplacian
+   over the reference's: 1.0 = as sharp as the 8-sample render, > 1 jagged, < 1 blurred); PSNR
+   over all pixels too.
 6. Where a frame's time goes (``--only-breakdown`` runs just this): the scene of each size saved,
    then frames rendered in one process as the helpers render them, and again with the picture
-   write, the compositor (SMAA), the size (1/10) and the meshes switched off in turn.
+   write, the compositor (anti-aliasing), the size (1/10) and the meshes switched off in turn.
 
 The machine is shared (another engineer's CPU-heavy jobs): alternating runs and comparing the
 ratio within one run is the point; the load average is printed with each run.
@@ -160,10 +163,14 @@ def check_video(path: str, w: int, h: int, frames: int, who: str) -> str:
 
 # -- edge PSNR (runs in a subprocess that imports bpy) --------------------------------------------
 
-def edge_psnr_main(blend: str, frame: int) -> None:
-    """Render one frame of the saved scene with several AA settings; print JSON results."""
+#: the frames the anti-aliasing comparison renders (the soften was tuned on these two)
+AA_FRAMES = "40,110"
+
+def edge_psnr_main(blend: str, frames: str) -> None:
+    """Render frames of the saved scene with several AA settings; print JSON results."""
     import bpy
     import cv2
+    import flip_evaluator
     import numpy as np
 
     sys.path.insert(0, ROOT)
@@ -173,7 +180,6 @@ def edge_psnr_main(blend: str, frame: int) -> None:
     sc = bpy.data.scenes["3D Photo"]
     brender.init_gpu()
     tmp = os.path.dirname(blend)
-    sc.frame_set(frame)
     default_group = sc.compositing_node_group
 
     def shot(name, aa, group, z=False):
@@ -190,37 +196,57 @@ def edge_psnr_main(blend: str, frame: int) -> None:
         bpy.ops.render.render(write_still=True, scene=sc.name)
         return cv2.imread(path, -1).astype(np.float64), time.perf_counter() - t
 
+    def group_of(node_type, **inputs):
+        g = bpy.data.node_groups.new(f"bench {node_type}", "CompositorNodeTree")
+        g.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        go, rl = g.nodes.new("NodeGroupOutput"), g.nodes.new("CompositorNodeRLayers")
+        node = g.nodes.new(node_type)
+        for k, v in inputs.items():
+            node.inputs[k].default_value = v
+        g.links.new(rl.outputs["Depth" if node_type == "ShaderNodeMapRange" else "Image"],
+                    node.inputs[0 if node_type == "ShaderNodeMapRange" else "Image"])
+        g.links.new(node.outputs[0], go.inputs[0])
+        return g
+
     # the Z pass of the same frame, through a compositor group (depth 0..ZMAX -> 0..1)
     zmax = float(sc.camera.data.clip_end)
     sc.view_layers[0].use_pass_z = True
-    zg = bpy.data.node_groups.new("bench depth", "CompositorNodeTree")
-    zg.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-    go, rl, mr = (zg.nodes.new("NodeGroupOutput"), zg.nodes.new("CompositorNodeRLayers"),
-                  zg.nodes.new("ShaderNodeMapRange"))
-    mr.inputs[1].default_value, mr.inputs[2].default_value = 0.0, zmax
-    mr.inputs[3].default_value, mr.inputs[4].default_value = 0.0, 1.0
-    zg.links.new(rl.outputs["Depth"], mr.inputs[0])
-    zg.links.new(mr.outputs[0], go.inputs[0])
-    z, _ = shot("depth", "OFF", zg, z=True)
-    lz = np.log(z / 65535.0 * zmax + 1e-6)
-    grad = np.hypot(cv2.Sobel(lz, cv2.CV_64F, 1, 0, ksize=3), cv2.Sobel(lz, cv2.CV_64F, 0, 1, ksize=3))
-    mask = cv2.dilate((grad > 0.15).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-
-    ref, t_ref = shot("ref8", "8", None)
-    res = {"mask_percent": float(mask.mean() * 100), "frame": frame,
-           "size": [sc.render.resolution_x, sc.render.resolution_y], "ref_s": t_ref, "cases": {}}
+    zg = group_of("ShaderNodeMapRange", **{"From Min": 0.0, "From Max": zmax, "To Min": 0.0,
+                                           "To Max": 1.0})
+    smaa = group_of("CompositorNodeAntiAliasing", Threshold=0.05)  # the method before 2026-12-04
     default_aa = sc.display.render_aa if default_group is None else "OFF"
-    cases = [("ours (default)", default_aa, default_group), ("Workbench FXAA", "FXAA", None),
+    cases = [("ours (default: depth-edge soften)", default_aa, default_group),
+             ("compositor SMAA (before)", "OFF", smaa), ("Workbench FXAA", "FXAA", None),
              ("no AA", "OFF", None), ("5 samples", "5", None)]
-    for name, aa, group in cases:
-        shot(name.replace(" ", "_"), aa, group)  # warm
-        img, dt = shot(name.replace(" ", "_"), aa, group)
+    res = {"frames": [], "size": [sc.render.resolution_x, sc.render.resolution_y], "cases": {}}
 
-        def psnr(m):
-            mse = float(((img - ref) ** 2)[m].mean())
-            return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
-        res["cases"][name] = {"edge_db": psnr(mask), "all_db": psnr(np.ones_like(mask)),
-                              "still_s": dt}
+    def gray(img):
+        return cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2GRAY)
+
+    for frame in [int(f) for f in frames.split(",")]:
+        sc.frame_set(frame)
+        z, _ = shot("depth", "OFF", zg, z=True)
+        lz = np.log(z / 65535.0 * zmax + 1e-6)
+        grad = np.hypot(cv2.Sobel(lz, cv2.CV_64F, 1, 0, ksize=3),
+                        cv2.Sobel(lz, cv2.CV_64F, 0, 1, ksize=3))
+        mask = cv2.dilate((grad > 0.15).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        ref, t_ref = shot("ref8", "8", None)
+        lap_ref = cv2.Laplacian(gray(ref), cv2.CV_64F)[mask].var()
+        res["frames"].append({"frame": frame, "mask_percent": float(mask.mean() * 100),
+                              "ref_s": t_ref})
+        for name, aa, group in cases:
+            tag = name.split(" (")[0].replace(" ", "_")
+            shot(tag, aa, group)  # warm
+            img, dt = shot(tag, aa, group)
+            err = (img - ref) ** 2
+            fmap = np.asarray(flip_evaluator.evaluate(
+                np.ascontiguousarray(ref[..., ::-1] / 255.0, np.float32),
+                np.ascontiguousarray(img[..., ::-1] / 255.0, np.float32), "LDR")[0])
+            sharp = cv2.Laplacian(gray(img), cv2.CV_64F)[mask].var() / max(lap_ref, 1e-12)
+            res["cases"].setdefault(name, []).append({
+                "edge_db": 10 * np.log10(255.0 ** 2 / max(float(err[mask].mean()), 1e-12)),
+                "all_db": 10 * np.log10(255.0 ** 2 / max(float(err.mean()), 1e-12)),
+                "flip_edge": float(fmap[mask].mean()), "sharpness": float(sharp), "still_s": dt})
     print("EDGE_PSNR " + json.dumps(res))
 
 
@@ -230,7 +256,7 @@ def edge_psnr(photo: str, depth: str, tmp: str, w: int, h: int) -> dict:
                     f"{w}x{h}", "--seconds", "5", "--fps", "30", "--no-render", "--save-blend",
                     blend, "--overwrite", "-q"], cwd=ROOT, check=True, capture_output=True)
     p = subprocess.run([sys.executable, os.path.abspath(__file__), "--edge-psnr-worker", blend,
-                        "40"], cwd=ROOT, capture_output=True, text=True)
+                        AA_FRAMES], cwd=ROOT, capture_output=True, text=True)
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("EDGE_PSNR ")]
     if p.returncode != 0 or not line:
         raise RuntimeError(f"edge PSNR failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
@@ -305,7 +331,7 @@ def log_breakdown(b: dict) -> None:
     full, nowrite, noaa = b["as rendered"], b["no picture written"], b["no compositor (no AA)"]
     small, small_empty, empty = b["1/10 size, no AA"], b["1/10 size, no meshes"], b["no meshes, no AA"]
     parts = [("picture write (BMP, colour management)", full - nowrite),
-             ("compositor + SMAA", nowrite - noaa),
+             ("compositor anti-aliasing (depth-edge soften)", nowrite - noaa),
              (f"mesh work that does not scale with size ({b['vertices']:,} vertices, "
               f"{b['corners']:,} corners: llvmpipe vertex stage, draw setup)", small - small_empty),
              ("mesh pixels (raster, texture)", (noaa - empty) - (small - small_empty)),
@@ -333,11 +359,11 @@ def main() -> None:
                     help="skip the per-frame cost breakdown")
     ap.add_argument("--only-breakdown", action="store_true",
                     help="only the per-frame cost breakdown (no DepthFlow, no timed runs)")
-    ap.add_argument("--edge-psnr-worker", nargs=2, metavar=("BLEND", "FRAME"), help=argparse.SUPPRESS)
+    ap.add_argument("--edge-psnr-worker", nargs=2, metavar=("BLEND", "FRAMES"), help=argparse.SUPPRESS)
     ap.add_argument("--breakdown-worker", metavar="BLEND", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.edge_psnr_worker:
-        edge_psnr_main(args.edge_psnr_worker[0], int(args.edge_psnr_worker[1]))
+        edge_psnr_main(args.edge_psnr_worker[0], args.edge_psnr_worker[1])
         return
     if args.breakdown_worker:
         breakdown_main(args.breakdown_worker)
@@ -426,13 +452,21 @@ def main() -> None:
     for c in checks:
         log("video check: " + c)
     if psnr:
-        log(f"anti-aliasing, frame {psnr['frame']} at {psnr['size'][0]}x{psnr['size'][1]} vs an "
-            f"8-sample render ({psnr['mask_percent']:.1f} % of the pixels are within 2 px of a "
-            f"depth jump):")
-        log("| AA | edge-pixel PSNR | all-pixel PSNR | still render |")
-        log("|---|---|---|---|")
+        fr = psnr["frames"]
+        names = " / ".join(str(f["frame"]) for f in fr)
+        masks = " / ".join(f"{f['mask_percent']:.1f}" for f in fr)
+        log(f"anti-aliasing, frames {names} at {psnr['size'][0]}x{psnr['size'][1]} vs an 8-sample "
+            f"render of the same frame ({masks} % of the pixels are within 2 px of a depth jump):")
+        log("| AA | edge PSNR | edge FLIP (lower = better) | edge sharpness (1 = as the reference) "
+            "| all-pixel PSNR | still render |")
+        log("|---|---|---|---|---|---|")
+
+        def per(c, k, fmt):
+            return " / ".join(fmt.format(x[k]) for x in c)
         for name, c in psnr["cases"].items():
-            log(f"| {name} | {c['edge_db']:.2f} dB | {c['all_db']:.2f} dB | {c['still_s'] * 1000:.0f} ms |")
+            log(f"| {name} | {per(c, 'edge_db', '{:.2f}')} dB | {per(c, 'flip_edge', '{:.4f}')} | "
+                f"{per(c, 'sharpness', '{:.2f}')} | {per(c, 'all_db', '{:.2f}')} dB | "
+                f"{per(c, 'still_s', '{:.2f}')} s |")
     for b in breakdowns:
         log_breakdown(b)
     shutil.rmtree(tmp, ignore_errors=True)

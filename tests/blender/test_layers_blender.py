@@ -132,11 +132,13 @@ def test_filled_layer_beats_holes_in_the_disoccluded_band(tmp_path, empty_scene)
             vis_all.append(_psnr(img, gt, inside & ~dis))  # (overscan is off: skip the border)
         scores[tag] = (np.mean(band_all), np.mean(vis_all))
     holes, filled = scores["holes"], scores["filled"]
-    # measured 2026-12-02 (SMAA anti-aliasing): holes 7.2 dB, filled 15.8 dB in the band; 31.2 /
-    # 30.6 dB elsewhere. (With Workbench FXAA the holes' black was smeared into the visible
-    # pixels next to them, which lowered that baseline: the same layer passed -0.5 dB there.)
+    # measured 2026-12-04, band / visible dB: no AA holes 6.8 / 31.65, filled 15.8 / 30.96;
+    # compositor SMAA (before) 7.2 / 31.21, 15.8 / 30.64; the depth-edge soften (now) 7.4 / 31.58,
+    # 15.9 / 30.81. The layer costs the visible pixels ~0.7-0.8 dB here whatever the AA (SMAA
+    # narrowed the gap by smearing the holes' black less than it smeared the layer's edge).
     assert filled[0] >= holes[0] + 8.0, scores
-    assert filled[1] >= holes[1] - 0.7, scores
+    assert filled[1] >= holes[1] - 1.0, scores
+    assert filled[1] >= 30.3, scores
 
 
 def _coverage(scene, tmp_path, tag, frames):
