@@ -246,6 +246,31 @@ def test_stretch_budget_is_where_the_disocclusion_fills_the_band():
         layers.stretch_budget(e, K, "circle", st, W, 0)
 
 
+def test_the_budget_does_not_depend_on_the_amount_so_a_second_pass_reuses_it(tmp_path):
+    """plan_motion's second pass (the move at the budget) reuses the first pass's budget: that is
+    only right if the budget is the same whatever the amount of the keys it is computed with."""
+    rgb, Z = _box_scene()
+    budgets = []
+    for amount in (0.3, 1.0, 2.5):
+        keys, st = _keys(Z, "circle", amount=amount)
+        budgets.append(layers.build_background(rgb, Z, K, keys, scene=st, fill=False).budget)
+    assert budgets[0] == budgets[1] == budgets[2]
+    keys, st = _keys(Z, "circle", amount=1.7)
+    bg = layers.build_background(rgb, Z, K, keys, scene=st, budget=budgets[0])
+    assert bg.budget is budgets[0] and bg.safe_amount == budgets[0].amount
+    # the pipeline ends with the same plan, budget and layer as when each pass computes its own
+    rgb2, Z2 = _box_scene()
+    np.save(tmp_path / "d.npy", Z2)
+    s = pipeline.Settings(depth_kind="metric", seconds=1, fps=8, step=1, focal_px=float(K[0, 0]))
+    r = pipeline.run(rgb2, depth=str(tmp_path / "d.npy"), settings=s)
+    keys2, st2 = r.camera, r.scene
+    fresh = layers.build_background(rgb2, Z2, r.K, keys2, scene=st2,
+                                    tear_threshold=s.tear_threshold, method=s.inpaint,
+                                    step=pipeline.BACKGROUND_STEP_FACTOR * s.step)
+    assert fresh.budget == r.background.budget
+    assert np.array_equal(fresh.layer_mask, r.background.layer_mask)
+
+
 def test_stretch_limit_is_where_a_sub_threshold_step_smears_by_the_limit():
     """A 4 % step (below the 6 % tear threshold: the mesh stays joined there) stretches its faces
     by f |t| (1/Zn - 1/Zf) px under a sideways move; a steep plane never limits the motion."""

@@ -485,6 +485,7 @@ def plan_motion(photo: Photo, Z: np.ndarray, K: np.ndarray, settings: Settings,
 
     plan = plan_camera(Z, K, settings, valid)
     parallax = settings.amount
+    sizing = None
     if settings.amount_is_budget:
         # first pass: only the budget of the default move (no colour fill, no mesh)
         sizing = fill_background(photo, Z, K, plan, settings, progress, fill=False)
@@ -492,13 +493,15 @@ def plan_motion(photo: Photo, Z: np.ndarray, K: np.ndarray, settings: Settings,
             parallax = settings.amount * min(sizing.safe_amount, BUDGET_MAX)
             settings = _replace(settings, amount=parallax)
             plan = plan_camera(Z, K, settings, valid)
-    background = fill_background(photo, Z, K, plan, settings, progress)
+    # the budget depends on the preset, not on the amount: the first pass's is reused
+    background = fill_background(photo, Z, K, plan, settings, progress,
+                                 budget=None if sizing is None else sizing.budget)
     return plan, background, parallax
 
 
 def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPlan",
                     settings: Settings, progress: Optional[ProgressFn] = None, *,
-                    fill: bool = True):
+                    fill: bool = True, budget=None):
     """The filled background layer for a torn mesh and a camera plan (None when not wanted).
 
     Runs :func:`depth_addon.core.background.build_background` when ``settings.mode == "mesh"``,
@@ -509,6 +512,9 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
         photo: the picture; Z: (H, W) float32 depth > 0; K: (3, 3) intrinsics in pixels.
         plan: :func:`plan_camera` result; settings: tear threshold, band, inpainting method, step.
         fill: False = only the band and the motion budget (no colour fill or mesh; no notice).
+        budget: a :class:`depth_addon.core.background.MotionBudget` computed for the same photo,
+            depth, preset and settings by an earlier call (it does not depend on the amount);
+            None = computed.
     Returns:
         :class:`depth_addon.core.background.BackgroundLayer` or None.
     """
@@ -526,7 +532,7 @@ def fill_background(photo: Photo, Z: np.ndarray, K: np.ndarray, plan: "CameraPla
                                   tear_threshold=settings.tear_threshold,
                                   band_px=settings.band_px, method=settings.inpaint,
                                   step=BACKGROUND_STEP_FACTOR * settings.step,
-                                  overscan=settings.overscan, fill=fill)
+                                  overscan=settings.overscan, fill=fill, budget=budget)
     for note in background.notes:
         notice(note)
     if fill and background.holes_expected:

@@ -181,7 +181,8 @@ def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
                      tear_threshold: float = geo.DEFAULT_TEAR_THRESHOLD,
                      band_px: Optional[int] = None, method: str = DEFAULT_METHOD, step: float = 2.0,
                      max_pixels: int = WORK_MAX_PIXELS, overscan: bool = True,
-                     fill: bool = True, continue_slope: bool = True) -> BackgroundLayer:
+                     fill: bool = True, continue_slope: bool = True,
+                     budget: Optional[MotionBudget] = None) -> BackgroundLayer:
     """Layer + inpaint + mesh the background behind every torn edge of a photo (module doc).
 
     Args:
@@ -206,6 +207,10 @@ def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
             ``layer_mask`` empty, no faces), for a first pass that only sizes the move.
         continue_slope: False = the background behind the foreground keeps its edge's depth
             (no slope; :func:`.surface.far_slope`).
+        budget: the :class:`MotionBudget` of an earlier call with the same ``Z``, ``K``,
+            ``keys.preset``, ``scene``, ``tear_threshold``, ``band_px``, ``max_pixels`` and
+            ``overscan`` (the budget depends on nothing else: not on the move's amount), reused
+            instead of bisecting again; None = computed here (when ``keys`` is given).
     Returns:
         :class:`BackgroundLayer`.
     Raises:
@@ -267,8 +272,7 @@ def build_background(rgb: np.ndarray, Z: np.ndarray, K: np.ndarray,
         hole = layer_mask = np.zeros(Zw.shape, bool)
         mesh, tex, origin = layer_mesh(layer_mask, depth, img, K, (W, H))
 
-    budget = None
-    if keys is not None:
+    if budget is None and keys is not None:
         sc = scene if scene is not None else cp.scene_depth(Z)
         limit = band if band_px is not None else cap  # automatic band: up to its cap
         holes = stretch_budget(edges, K, keys.preset, sc, W, limit, scale=s) if len(edges) else math.inf
