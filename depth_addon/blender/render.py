@@ -9,7 +9,7 @@
   jumps (the tear silhouettes), FXAA on 4.2 (see :func:`set_antialiasing` for the measurements).
 - Parallel rendering (:func:`render_animation` with ``jobs`` > 1, the bpy module only): the scene
   is saved to a temporary .blend, ``jobs - 1`` helper processes (:mod:`.render_worker`) render
-  frame ranges to pictures (uncompressed BMP for a video, PNG when PNG frames are the output)
+  frame ranges to pictures (SGI IRIS for a video, PNG when PNG frames are the output)
   while this process renders the first range, then Blender's own FFmpeg output encodes the
   sequence (a sequencer image strip in a temporary scene) to one MP4. Every process of a parallel
   render uses one llvmpipe raster thread and a glibc malloc that reuses its frame buffers
@@ -164,9 +164,10 @@ def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
     0.064/0.060, 1.10/1.05. Held out: a second photo (skimage coffee, curved silhouettes) frames
     75/140: SMAA 34.2/32.2 dB, soften 36.1/34.7 dB (FLIP equal: 0.044/0.043 both); the
     motorcycle at 640x360 frames 75/140: SMAA 29.6/28.5 dB, soften 31.6/30.2 dB, FLIP
-    0.072/0.077 -> 0.069/0.071. Cost per 1280x720 frame (one process, 3 alternating runs):
-    +25-40 ms over no AA, against +100-110 ms for SMAA and ~+150 ms for Workbench FXAA; 5
-    samples are +600 ms. SMAA also smooths texture edges and straightens the mesh's own
+    0.072/0.077 -> 0.069/0.071. Cost per 1280x720 frame (one process, 3 alternating runs of
+    12 frames): +11-48 ms over no AA, against +98-131 ms for SMAA (Workbench FXAA and 5 samples
+    cost more again, see README's *Render speed*). The whole 1280x720 command with 2 render
+    processes: 40.3 -> 30.4 s (2 alternating runs). SMAA also smooths texture edges and straightens the mesh's own
     stair-stepped tear outlines beyond what the 8-sample render shows.
 
     The group is only installed when the scene has no compositor of its own (a user's node
@@ -560,7 +561,7 @@ def frame_orders(first: int, last: int, jobs: int) -> list:
 
 
 class _Worker:
-    """One helper process rendering frames to PNG or BMP (see :mod:`.render_worker`)."""
+    """One helper process rendering frames to PNG or IRIS (see :mod:`.render_worker`)."""
 
     def __init__(self, blend: str, scene_name: str, order: list, frames_dir: str, log: str,
                  compression: int = 0, file_format: str = "PNG"):
@@ -615,7 +616,7 @@ def _count_frames(folder: str, ext: str = ".png") -> int:
 
 
 def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: dict) -> list:
-    """See :func:`render_animation`: frames shared out among ``jobs`` processes (BMP for a video,
+    """See :func:`render_animation`: frames shared out among ``jobs`` processes (IRIS for a video,
     PNG for PNG frames), then one encode."""
     from . import render_worker as rw
 
@@ -640,10 +641,13 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         # save_as_mainfile would print "Info: Saved copy …" on stdout and write the whole file
         bpy.data.libraries.write(blend, {scene}, compress=False)
         orders = frame_orders(first, last, jobs)
-        # frames that are only encoded: uncompressed BMP (measured 2026-12-02, 640x360 CPU per
-        # frame: PNG at compression 0 +14-21 ms for the write, BMP +9-12 ms; PNG at Blender's
-        # default 15 costs more again); the user's PNG frames keep compression 15
-        file_format, compression = ("BMP", 0) if kind == "mp4" else ("PNG", 15)
+        # frames that are only encoded: SGI IRIS (.rgb, Blender's own reader and writer). Measured
+        # 2026-12-04 at 1280x720, one process, 30 frames: the write costs BMP 27-44 ms (median
+        # 39), IRIS 19-28 ms (24); reading them back in the encode BMP 17-19 ms per frame (OIIO's
+        # BMP reader goes pixel by pixel), IRIS 13-15 ms; TIFF and Targa were no better, PNG at
+        # compression 0 worse. The encoded video is bit-identical for all of them. (2026-12-02,
+        # 640x360: BMP +9-12 ms, PNG 0 +14-21 ms.) The user's PNG frames keep compression 15.
+        file_format, compression = ("IRIS", 0) if kind == "mp4" else ("PNG", 15)
         ext = rw.FRAME_EXT[file_format]
         for i, order in enumerate(orders[1:], 1):
             workers.append(_Worker(blend, scene.name, order, frames_dir,
@@ -731,7 +735,7 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
 
 def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, like=None,
                   progress: Optional[Callable[[str, float], None]] = None) -> str:
-    """Encode picture frames (PNG or BMP, one folder, sRGB, in order) to an H.264 MP4 with Blender's own FFmpeg
+    """Encode picture frames (PNG, IRIS or BMP, one folder, sRGB, in order) to an H.264 MP4 with Blender's own FFmpeg
     output: a temporary scene whose sequencer holds one image strip of ``files``, rendered with
     the 'Standard' view transform so the pixels pass through unchanged. Returns ``path``."""
     if not files:

@@ -1,4 +1,4 @@
-"""Helper process of a parallel render: render frames of a saved scene to PNG or BMP files.
+"""Helper process of a parallel render: render frames of a saved scene to PNG, IRIS or BMP files.
 
 Started by :func:`depth_addon.blender.render._render_parallel` as
 
@@ -8,8 +8,8 @@ with the Python that runs the bpy module (``sys.executable``). It imports nothin
 works wherever the add-on package is installed, under any package name), opens the .blend and
 renders scene SCENE_NAME, with that scene's own settings, frame by frame in ORDER (ranges such
 as ``76-150,75-1``; a range may run downwards) to ``OUT_DIR/frame_0001.png`` … (PNG compression 0
-by default), or ``frame_0001.bmp`` … with FORMAT ``BMP`` (uncompressed: the cheapest picture
-Blender writes and reads back, for frames the parent only encodes). Every process of a render (the parent too) first
+by default), or ``frame_0001.rgb`` … with FORMAT ``IRIS`` (SGI: the cheapest picture Blender
+writes and reads back, for frames the parent only encodes; ``BMP`` works too). Every process of a render (the parent too) first
 *claims* a frame by creating ``OUT_DIR/frame_0001.claim`` exclusively and skips frames someone
 else claimed, so the processes share the frames out among themselves whatever their speed (the
 parent starts at once, helpers start ~1 s later; another program may slow one of them down).
@@ -54,7 +54,7 @@ def format_order(frames) -> str:
 
 
 #: file extension of each frame format a helper writes
-FRAME_EXT = {"PNG": ".png", "BMP": ".bmp"}
+FRAME_EXT = {"PNG": ".png", "IRIS": ".rgb", "BMP": ".bmp"}
 
 
 def frame_path(out_dir: str, frame: int, ext: str = ".png") -> str:
@@ -72,7 +72,7 @@ def claim(out_dir: str, frame: int) -> bool:
 
 
 def render_frames(scene, frames, out_dir: str, on_frame=None, ext: str = ".png") -> int:
-    """Render the unclaimed ones of ``frames`` of ``scene`` (whose output is set to PNG or BMP,
+    """Render the unclaimed ones of ``frames`` of ``scene`` (whose output is set by
     :func:`setup_png`; ``ext`` the matching extension) as stills to :func:`frame_path`;
     ``on_frame()`` is called before each (it may raise to stop). Returns frames rendered."""
     import bpy
@@ -97,8 +97,8 @@ _STEREO_KEYS = ("display_mode", "anaglyph_type", "interlace_type", "use_squeezed
 
 
 def setup_png(scene, compression: int, file_format: str = "PNG") -> None:
-    """Output 8-bit RGB stills: PNG with ``compression`` (0-100), or uncompressed BMP
-    (``file_format`` 'BMP'); the stereo views settings are kept."""
+    """Output 8-bit RGB stills: PNG with ``compression`` (0-100), or ``file_format`` 'IRIS' (SGI,
+    what a video's frames are written as) or 'BMP'; the stereo views settings are kept."""
     isf = scene.render.image_settings
     views = isf.views_format
     s3d = {k: getattr(isf.stereo_3d_format, k) for k in _STEREO_KEYS}
