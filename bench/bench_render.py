@@ -271,7 +271,8 @@ BREAKDOWN_FRAMES = 20
 
 def breakdown_main(blend: str) -> None:
     """Render frames of the saved scene in this one process as the command's helpers do (stills
-    to BMP), then with parts switched off; print JSON ms per frame for each variant."""
+    in ``render.VIDEO_FRAME_FORMAT``), then with parts switched off; print JSON ms per frame for
+    each variant."""
     import bpy
 
     sys.path.insert(0, ROOT)
@@ -281,7 +282,8 @@ def breakdown_main(blend: str) -> None:
     bpy.ops.wm.open_mainfile(filepath=blend, load_ui=False)
     sc = bpy.data.scenes["3D Photo"]
     brender.init_gpu()
-    rw.setup_png(sc, 0, "BMP")
+    fmt = brender.VIDEO_FRAME_FORMAT
+    rw.setup_png(sc, 0, fmt)
     sc.render.use_file_extension = False
     tmp = os.path.dirname(blend)
 
@@ -289,12 +291,12 @@ def breakdown_main(blend: str) -> None:
         t = time.perf_counter()
         for f in range(1, n + 1):
             sc.frame_set(f)
-            sc.render.filepath = os.path.join(tmp, f"bd_{f:04d}.bmp")
+            sc.render.filepath = os.path.join(tmp, f"bd_{f:04d}{rw.FRAME_EXT[fmt]}")
             bpy.ops.render.render(write_still=write, scene=sc.name)
         return (time.perf_counter() - t) / n * 1000.0
 
     per_frame(n=3)  # warm-up: shaders, caches
-    res = {"size": [sc.render.resolution_x, sc.render.resolution_y],
+    res = {"size": [sc.render.resolution_x, sc.render.resolution_y], "format": fmt,
            "corners": sum(len(o.data.loops) for o in sc.objects if o.type == "MESH"),
            "vertices": sum(len(o.data.vertices) for o in sc.objects if o.type == "MESH")}
     res["as rendered"] = per_frame()
@@ -330,7 +332,7 @@ def log_breakdown(b: dict) -> None:
     w, h = b["size"]
     full, nowrite, noaa = b["as rendered"], b["no picture written"], b["no compositor (no AA)"]
     small, small_empty, empty = b["1/10 size, no AA"], b["1/10 size, no meshes"], b["no meshes, no AA"]
-    parts = [("picture write (BMP, colour management)", full - nowrite),
+    parts = [(f"picture write ({b.get('format', 'BMP')}, colour management)", full - nowrite),
              ("compositor anti-aliasing (depth-edge soften)", nowrite - noaa),
              (f"mesh work that does not scale with size ({b['vertices']:,} vertices, "
               f"{b['corners']:,} corners: llvmpipe vertex stage, draw setup)", small - small_empty),

@@ -53,6 +53,9 @@ STALL_TIMEOUT_S = 600.0
 #: process of a parallel render gets the same (:func:`render_animation`). The whole command
 #: (bench_render's input, 4 alternating runs against the code before): 1280x720 35.5-36.0 s ->
 #: 33.9-34.0 s, 640x360 15.2-15.5 s -> 14.7-15.0 s
+#: what a parallel render's processes write a video's frames as before the one encode (see
+#: :func:`_render_parallel` for the measurements)
+VIDEO_FRAME_FORMAT = "IRIS"
 HELPER_ENV = {"LP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
               "MALLOC_TRIM_THRESHOLD_": str(256 << 20), "MALLOC_TOP_PAD_": str(64 << 20)}
 
@@ -647,7 +650,7 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         # BMP reader goes pixel by pixel), IRIS 13-15 ms; TIFF and Targa were no better, PNG at
         # compression 0 worse. The encoded video is bit-identical for all of them. (2026-12-02,
         # 640x360: BMP +9-12 ms, PNG 0 +14-21 ms.) The user's PNG frames keep compression 15.
-        file_format, compression = ("IRIS", 0) if kind == "mp4" else ("PNG", 15)
+        file_format, compression = (VIDEO_FRAME_FORMAT, 0) if kind == "mp4" else ("PNG", 15)
         ext = rw.FRAME_EXT[file_format]
         for i, order in enumerate(orders[1:], 1):
             workers.append(_Worker(blend, scene.name, order, frames_dir,
