@@ -307,6 +307,7 @@ def breakdown_main(blend: str) -> None:
     def variant(name):  # each variant's settings from scratch
         full = name in ("as rendered", "no picture written")
         sc.render.use_compositing = full
+        sc.view_layers[0].use_pass_z = full  # the Z pass is read for the anti-aliasing only
         small = name.startswith("1/10")
         sc.render.resolution_x = max(2, w // 10) // 2 * 2 if small else w
         sc.render.resolution_y = max(2, h // 10) // 2 * 2 if small else h

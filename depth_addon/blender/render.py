@@ -6,7 +6,7 @@
 - Frame progress comes from a ``render_write`` handler that is always removed again (bpy 4.2
   segfaults at exit when a Python handler is left after rendering).
 - Anti-aliasing (Workbench): on 5.x a compositor group that softens the pixels where the Z pass
-  jumps (the tear silhouettes), FXAA on 4.2 (see :func:`set_antialiasing` for the measurements).
+  steps (the tear silhouettes; planes pass unchanged), FXAA on 4.2 (see :func:`set_antialiasing` for the measurements).
 - Parallel rendering (:func:`render_animation` with ``jobs`` > 1, the bpy module only): the scene
   is saved to a temporary .blend, ``jobs - 1`` helper processes (:mod:`.render_worker`) render
   frame ranges to pictures (SGI IRIS for a video, PNG when PNG frames are the output)
@@ -140,12 +140,22 @@ def configure(scene: "bpy.types.Scene", *, engine: str, width: int, height: int,
         scene.eevee.taa_render_samples = samples
 
 
-#: the soften of :func:`set_antialiasing` is blended in where ``|Sobel(Z)| / Z`` (the
-#: compositor's Sobel filter on the Z pass, over the depth itself: scale-free) rises from
-#: ``SOFTEN_EDGE[0]`` to ``SOFTEN_EDGE[1]``, at most ``SOFTEN_EDGE[2]`` of it. On the motorcycle
-#: scene at 1280x720 that ratio is bimodal: smooth surfaces peak near 0.003 and end by ~0.05,
-#: tears lie in 0.1-3, so 0.05-0.15 softens tear silhouettes only (~3 % of the pixels)
-SOFTEN_EDGE = (0.05, 0.15, 0.5)
+#: the soften of :func:`set_antialiasing` is blended in where ``|Laplace(1/Z)| * Z`` (the
+#: compositor's Laplace filter -- centre 1, its eight neighbours -1/8 -- on the inverse depth of
+#: the Z pass, times the depth) rises from ``SOFTEN_EDGE[0]`` to ``SOFTEN_EDGE[1]``, at most
+#: ``SOFTEN_EDGE[2]`` of it. The inverse depth of any plane is linear in pixel coordinates, so
+#: the ratio is 0 on every plane however steeply it recedes (a floor up to the horizon, a wall to
+#: its vanishing point); across a step from Z1 to Z2 > Z1 it is about 3/8 |1 - Z1 / Z2| on the
+#: near side (scale-free). On the motorcycle scene at 1280x720 it is bimodal: smooth surfaces
+#: peak near 1e-4 and end by ~0.002, tears lie in 0.01-0.3.
+SOFTEN_EDGE = (0.005, 0.015, 0.5)
+#: which anti-aliasing a "3D Photo anti-aliasing" group holds (older files: SMAA, no key); a
+#: group with another value is rebuilt
+_AA_METHOD_KEY = "depth3d_aa"
+_AA_METHOD = "soften |Laplace(1/Z)|*Z %g-%g x%g" % SOFTEN_EDGE
+#: the name of the view layer whose Z pass :func:`set_antialiasing` turned on (turned off again
+#: when the group is removed)
+_Z_PASS_KEY = "depth3d_z_pass_layer"
 
 
 def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
@@ -153,30 +163,33 @@ def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
 
     The photo's texture is filtered anyway: only the tear silhouettes, where the depth jumps,
     need smoothing. On 5.x Workbench renders with its AA off and a "3D Photo anti-aliasing"
-    compositor group softens exactly those pixels: Render Layers' Z pass (``use_pass_z``, turned
-    on for the scene's view layers) -> Filter 'Sobel' -> Math divide by Z (Blender's divide
-    returns 0 for a zero divisor, so a missing pass means no softening, never NaN) -> Map
-    Range :data:`SOFTEN_EDGE` (clamped) -> the *Factor* of a Filter 'Soften' (3x3) of the image.
-    Where the depth is smooth the factor is 0 and the pixel passes unchanged.
+    compositor group of the scene's own softens exactly those pixels: its Render Layers node reads
+    this scene's first view layer, whose Z pass (``use_pass_z``) is turned on -> Math 1/Z ->
+    Filter 'Laplace' -> |x| -> x Z (:data:`SOFTEN_EDGE`) -> Map Range (clamped) -> the *Factor* of
+    a Filter 'Soften' (3x3) of the image. Where the depth is a plane or smooth the factor is 0 and
+    the pixel passes unchanged. Workbench writes 1e10 where nothing is (never inf), so the ratio
+    stays finite: at a silhouette against the world both sides are softened, the world stays
+    black. (Blender's Math divide returns 0 for a zero divisor: without the pass, no softening.)
 
     Measured on llvmpipe (2 cores, 2026-12-04), 1280x720 Workbench frames, against an 8-sample
     render of the same frame, on the pixels within 2 px of a depth jump (edge PSNR; FLIP, lower
     is better; Laplacian variance over the reference's, 1.0 = as sharp): motorcycle frames
     40/110 (tuned on): no AA 28.9/28.6 dB, FLIP 0.068/0.064, sharpness 3.1/3.0; compositor SMAA
-    (the method before) 30.8/31.0 dB, 0.066/0.061, 1.8/1.6; this soften 32.6/32.2 dB,
-    0.064/0.060, 1.10/1.05. Held out: a second photo (skimage coffee, curved silhouettes) frames
+    (the method before) 30.8/31.0 dB, 0.066/0.061, 1.8/1.6; this soften 32.7/32.4 dB,
+    0.064/0.060, 1.08/0.98. Held out: a second photo (skimage coffee, curved silhouettes) frames
     75/140: SMAA 34.2/32.2 dB, soften 36.1/34.7 dB (FLIP equal: 0.044/0.043 both); the
-    motorcycle at 640x360 frames 75/140: SMAA 29.6/28.5 dB, soften 31.6/30.2 dB, FLIP
-    0.072/0.077 -> 0.069/0.071. Cost per 1280x720 frame (one process, 3 alternating runs of
-    12 frames): +11-48 ms over no AA, against +98-131 ms for SMAA (Workbench FXAA and 5 samples
-    cost more again, see README's *Render speed*). The whole 1280x720 command with 2 render
-    processes: 40.3 -> 30.4 s (2 alternating runs). SMAA also smooths texture edges and straightens the mesh's own
-    stair-stepped tear outlines beyond what the 8-sample render shows.
+    motorcycle at 640x360 frames 75/140: SMAA 29.6/28.5 dB, soften 31.8/30.5 dB, FLIP
+    0.072/0.077 -> 0.069/0.071. Cost per 1280x720 frame (one process, alternating runs of 15
+    frames): roughly +25-45 ms over no compositor, against +100-130 ms for SMAA (Workbench FXAA
+    and 5 samples cost more again, see README's *Render speed*). SMAA also smooths texture edges
+    and straightens the mesh's own stair-stepped tear outlines beyond what the 8-sample render
+    shows. (A first version took |Sobel(Z)| / Z, which is not 0 on a plane seen at a grazing
+    angle: it softened floors near the horizon.)
 
     The group is only installed when the scene has no compositor of its own (a user's node
     group is never replaced: Workbench FXAA is used then), and on 4.2 (whose compositor is the
     scene's own node tree) FXAA stays. EEVEE and Cycles anti-alias with their samples: the
-    group is removed for them.
+    group is removed for them (and the Z pass turned off again if this function turned it on).
 
     Returns:
         'soften' (5.x Workbench), 'fxaa' or 'samples'.
@@ -188,42 +201,64 @@ def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
     if engine != "workbench":
         if ours:
             scene.compositing_node_group = None
+            _release_z_pass(scene)
         return "samples"
     if group is False or (group is not None and not ours):
         scene.display.render_aa = "FXAA"
         return "fxaa"
-    scene.display.render_aa = "OFF"
-    for layer in scene.view_layers:
-        layer.use_pass_z = True
+    if ours and group.users > 1 and _group_scene(group) not in (None, scene):
+        ours = False  # shared with another scene (whose picture it reads): this one gets its own
     if not ours:
-        group = bpy.data.node_groups.get(AA_GROUP_NAME)
-        if group is None or not group.get(GENERATED_KEY):
-            group = bpy.data.node_groups.new(AA_GROUP_NAME, "CompositorNodeTree")
-            group[GENERATED_KEY] = True
-            group.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
-    if group.get(_AA_METHOD_KEY) != "soften":  # new, or saved with the SMAA of before
-        _build_soften_group(group)
+        group = bpy.data.node_groups.new(AA_GROUP_NAME, "CompositorNodeTree")
+        group[GENERATED_KEY] = True
+        group.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+    layer = scene.view_layers[0]
+    if not layer.use_pass_z:
+        layer.use_pass_z = True
+        scene[_Z_PASS_KEY] = layer.name
+    if group.get(_AA_METHOD_KEY) != _AA_METHOD or _group_scene(group) is not scene:
+        _build_soften_group(group, scene, layer)
+    scene.display.render_aa = "OFF"
     scene.compositing_node_group = group
     scene.render.use_compositing = True
     return "soften"
 
 
-#: which anti-aliasing an "3D Photo anti-aliasing" group holds (older files: SMAA, no key)
-_AA_METHOD_KEY = "depth3d_aa"
+def _group_scene(group):
+    rl = next((n for n in group.nodes if n.bl_idname == "CompositorNodeRLayers"), None)
+    return None if rl is None else rl.scene
 
 
-def _build_soften_group(group) -> None:
-    """(Re)fill our compositor group with the depth-edge soften of :func:`set_antialiasing`."""
+def _release_z_pass(scene) -> None:
+    name = scene.get(_Z_PASS_KEY)
+    if name is not None:
+        layer = scene.view_layers.get(name)
+        if layer is not None:
+            layer.use_pass_z = False
+        del scene[_Z_PASS_KEY]
+
+
+def _build_soften_group(group, scene, layer) -> None:
+    """(Re)fill our compositor group with the depth-edge soften of :func:`set_antialiasing`,
+    reading ``layer`` of ``scene``."""
     group.nodes.clear()
     nodes, link = group.nodes, group.links.new
     out = nodes.new("NodeGroupOutput")
     layers = nodes.new("CompositorNodeRLayers")
-    sobel = nodes.new("CompositorNodeFilter")
-    sobel.inputs["Type"].default_value = "Sobel"
-    sobel.label = "depth edges"
+    layers.scene = scene
+    layers.layer = layer.name
+    inverse = nodes.new("ShaderNodeMath")
+    inverse.operation = "DIVIDE"
+    inverse.inputs[0].default_value = 1.0
+    inverse.label = "1 / Z"
+    laplace = nodes.new("CompositorNodeFilter")
+    laplace.inputs["Type"].default_value = "Laplace"
+    laplace.label = "depth steps (0 on planes)"
+    size = nodes.new("ShaderNodeMath")
+    size.operation = "ABSOLUTE"
     ratio = nodes.new("ShaderNodeMath")
-    ratio.operation = "DIVIDE"
-    ratio.label = "|Sobel(Z)| / Z"
+    ratio.operation = "MULTIPLY"
+    ratio.label = "|Laplace(1/Z)| * Z"
     ramp = nodes.new("ShaderNodeMapRange")
     ramp.clamp = True
     lo, hi, most = SOFTEN_EDGE
@@ -232,17 +267,20 @@ def _build_soften_group(group) -> None:
     soften = nodes.new("CompositorNodeFilter")
     soften.inputs["Type"].default_value = "Soften"
     soften.label = "soften the silhouettes"
-    for node, x, y in ((layers, -700, 0), (sobel, -450, -200), (ratio, -250, -200),
-                       (ramp, -50, -200), (soften, 200, 0), (out, 420, 0)):
+    for node, x, y in ((layers, -900, 0), (inverse, -650, -200), (laplace, -450, -200),
+                       (size, -250, -200), (ratio, -50, -200), (ramp, 150, -200),
+                       (soften, 400, 0), (out, 620, 0)):
         node.location = (x, y)
-    link(layers.outputs["Depth"], sobel.inputs["Image"])
-    link(sobel.outputs["Image"], ratio.inputs[0])
+    link(layers.outputs["Depth"], inverse.inputs[1])
+    link(inverse.outputs["Value"], laplace.inputs["Image"])
+    link(laplace.outputs["Image"], size.inputs[0])
+    link(size.outputs["Value"], ratio.inputs[0])
     link(layers.outputs["Depth"], ratio.inputs[1])
     link(ratio.outputs["Value"], ramp.inputs["Value"])
     link(ramp.outputs["Result"], soften.inputs["Factor"])
     link(layers.outputs["Image"], soften.inputs["Image"])
     link(soften.outputs["Image"], out.inputs[0])
-    group[_AA_METHOD_KEY] = "soften"
+    group[_AA_METHOD_KEY] = _AA_METHOD
 
 
 def set_black_world(world: "bpy.types.World") -> None:

@@ -185,10 +185,12 @@ def test_workbench_antialiasing_is_the_compositor_soften_unless_the_user_has_a_c
     assert brender.set_antialiasing(sc, "workbench") == "soften"
     group = sc.compositing_node_group
     assert group.name == brender.AA_GROUP_NAME and sc.display.render_aa == "OFF"
-    assert all(layer.use_pass_z for layer in sc.view_layers)
+    assert sc.view_layers[0].use_pass_z
     filters = {n.inputs["Type"].default_value for n in group.nodes
                if n.bl_idname == "CompositorNodeFilter"}
-    assert filters == {"Sobel", "Soften"}
+    assert filters == {"Laplace", "Soften"}
+    layers = [n for n in group.nodes if n.bl_idname == "CompositorNodeRLayers"]
+    assert len(layers) == 1 and layers[0].scene == sc
     assert brender.set_antialiasing(sc, "workbench") == "soften" and sc.compositing_node_group == group
     # a group saved by an older version (SMAA, no method key) is rebuilt in place
     del group["depth3d_aa"]
@@ -196,7 +198,22 @@ def test_workbench_antialiasing_is_the_compositor_soften_unless_the_user_has_a_c
     group.nodes.new("CompositorNodeAntiAliasing")
     assert brender.set_antialiasing(sc, "workbench") == "soften" and sc.compositing_node_group == group
     assert not any(n.bl_idname == "CompositorNodeAntiAliasing" for n in group.nodes)
+    # another scene (not the active one) gets a group of its own that reads that scene
+    other = bpy.data.scenes.new("other")
+    assert bpy.context.scene != other
+    assert brender.set_antialiasing(other, "workbench") == "soften"
+    og = other.compositing_node_group
+    assert og is not None and og != group and brender._group_scene(og) == other
+    assert brender._group_scene(group) == sc
+    # a group shared with another scene: this scene gets its own instead of reading the other
+    third = bpy.data.scenes.new("third")
+    third.compositing_node_group = og
+    assert brender.set_antialiasing(third, "workbench") == "soften"
+    assert third.compositing_node_group != og and brender._group_scene(og) == other
+    assert brender._group_scene(third.compositing_node_group) == third
+    # Cycles: the group goes, and the Z pass this function turned on is off again
     assert brender.set_antialiasing(sc, "cycles") == "samples" and sc.compositing_node_group is None
+    assert not sc.view_layers[0].use_pass_z
     # a compositor of the user's own is kept: Workbench FXAA instead
     mine = bpy.data.node_groups.new("mine", "CompositorNodeTree")
     sc.compositing_node_group = mine
@@ -325,6 +342,24 @@ def _still_rgb(sc, path):
     return np.asarray(Image.open(path).convert("RGB")).astype(np.float32)
 
 
+def _still_float(sc, path):
+    """Frame 1 as a 32-bit float EXR (linear, before any 8-bit conversion), as (H, W, 4)."""
+    sc.frame_set(1)
+    isf = sc.render.image_settings
+    isf.file_format, isf.color_mode, isf.color_depth = "OPEN_EXR", "RGBA", "32"
+    sc.render.filepath = str(path)
+    sc.render.use_file_extension = False
+    bpy.ops.render.render(write_still=True, scene=sc.name)
+    img = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        w, h = img.size
+        px = np.empty(w * h * 4, np.float32)
+        img.pixels.foreach_get(px)
+    finally:
+        bpy.data.images.remove(img)
+    return px.reshape(h, w, 4)[::-1]
+
+
 def test_workbench_softens_only_the_pixels_where_the_depth_jumps(tmp_path, empty_scene):
     """The 5.x anti-aliasing: away from depth jumps every pixel is the unfiltered render's; at the
     near/far silhouette and at the far quad's edge against the (infinitely far) world the pixels
@@ -344,7 +379,10 @@ def test_workbench_softens_only_the_pixels_where_the_depth_jumps(tmp_path, empty
     plain = _still_rgb(sc, tmp_path / "plain.png")
     sc.render.use_compositing = True
     soft = _still_rgb(sc, tmp_path / "soft.png")
-    assert np.isfinite(soft).all()
+    # no NaN or inf anywhere, the world's 1e10 depth included (checked before 8-bit conversion)
+    raw = _still_float(sc, tmp_path / "soft.exr")
+    assert np.isfinite(raw).all() and raw[..., :3].max() <= 1.0 + 1e-3
+    assert np.abs(raw[..., :3][cv2.erode(world.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0]).max() < 1e-3
     # the texture is there: neighbouring pixels differ (a soften everywhere would change them)
     assert np.abs(np.diff(plain[red], axis=0)).mean() > 4
     assert red.mean() > 0.2 and green.mean() > 0.1 and world.mean() > 0.1
@@ -367,3 +405,48 @@ def test_workbench_softens_only_the_pixels_where_the_depth_jumps(tmp_path, empty
     assert changed[gw].any()
     far_world = cv2.erode(world.astype(np.uint8), k) > 0
     assert soft[far_world].max() <= 2.0
+
+
+def test_workbench_soften_leaves_a_floor_up_to_the_horizon_alone(tmp_path, empty_scene):
+    """A textured floor receding to 400 m: its depth grows steeply towards the horizon, but it is a
+    plane (inverse depth linear in the pixel coordinates), so no pixel of it is softened; only
+    its far edge against the world is."""
+    sc = empty_scene
+    brender.configure(sc, engine="workbench", width=160, height=96, fps=1, frame_start=1,
+                      frame_end=1)
+    if brender.set_antialiasing(sc, "workbench") != "soften":
+        pytest.skip("Blender 4.2: Workbench FXAA (no compositor group)")
+    sc.display.shading.color_type = "VERTEX"
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    sc.collection.objects.link(cam)
+    sc.camera = cam
+    cam.data.clip_start, cam.data.clip_end = 0.1, 1000.0
+    cam.data.lens_unit = "FOV"
+    cam.data.angle = np.radians(60.0)
+    n = 200
+    zs = -np.geomspace(1.0, 400.0, n + 1)  # rows closer together near the camera
+    xs = np.linspace(-1.0, 1.0, n + 1)
+    verts = [(x * 0.9 * -z, -1.0, z) for z in zs for x in xs]
+    faces = [(j * (n + 1) + i, j * (n + 1) + i + 1, (j + 1) * (n + 1) + i + 1, (j + 1) * (n + 1) + i)
+             for j in range(n) for i in range(n)]
+    me = bpy.data.meshes.new("floor")
+    me.from_pydata(verts, [], faces)
+    rng = np.random.default_rng(7)
+    cols = np.clip(np.array([0.5, 0.4, 0.3]) * rng.uniform(0.3, 1.6, (len(verts), 1)), 0, 1)
+    attr = me.color_attributes.new("Col", "FLOAT_COLOR", "POINT")
+    attr.data.foreach_set("color", np.hstack([cols, np.ones((len(verts), 1))]).ravel())
+    sc.collection.objects.link(bpy.data.objects.new("floor", me))
+    soft = _still_rgb(sc, tmp_path / "soft.png")
+    sc.render.use_compositing = False
+    plain = _still_rgb(sc, tmp_path / "plain.png")
+    floor = plain.max(2) > 3
+    rows = np.nonzero(floor.any(1))[0]
+    assert rows.size > 30  # the floor fills the lower half of the frame
+    top = rows.min()  # its far edge, just under the horizon
+    diff = np.abs(soft - plain).max(2)
+    # (the frame's outermost pixels are left out: the compositor's Laplace repeats the border
+    # pixel there, which a receding plane's depth does not continue -- the bottom row gets a
+    # light soften, measured up to 15 levels)
+    inner = diff[top + 3:-1, 1:-1][floor[top + 3:-1, 1:-1]]
+    assert inner.max() <= 1.0, "the floor was softened"
+    assert (diff[max(0, top - 2):top + 2] > 4).any(), "the floor's far edge was not softened"
