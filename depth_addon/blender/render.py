@@ -167,7 +167,9 @@ def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
     this scene's first view layer, whose Z pass (``use_pass_z``) is turned on -> Math 1/Z ->
     Filter 'Laplace' -> |x| -> x Z (:data:`SOFTEN_EDGE`) -> Map Range (clamped) -> the *Factor* of
     a Filter 'Soften' (3x3) of the image. Where the depth is a plane or smooth the factor is 0 and
-    the pixel passes unchanged. Workbench writes 1e10 where nothing is (never inf), so the ratio
+    the pixel passes unchanged -- except in the frame's outermost pixels, where the compositor's
+    filters repeat the border pixel, which a receding plane's depth does not continue (a light
+    soften there: up to 15 levels in the floor test). Workbench writes 1e10 where nothing is (never inf), so the ratio
     stays finite: at a silhouette against the world both sides are softened, the world stays
     black. (Blender's Math divide returns 0 for a zero divisor: without the pass, no softening.)
 
