@@ -181,9 +181,9 @@ def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
     0.064/0.060, 1.08/0.98. Held out: a second photo (skimage coffee, curved silhouettes) frames
     75/140: SMAA 34.2/32.2 dB, soften 36.1/34.7 dB (FLIP equal: 0.044/0.043 both); the
     motorcycle at 640x360 frames 75/140: SMAA 29.6/28.5 dB, soften 31.8/30.5 dB, FLIP
-    0.072/0.077 -> 0.069/0.071. Cost per 1280x720 frame (one process, alternating runs of 15
-    frames): roughly +25-45 ms over no compositor, against +100-130 ms for SMAA (Workbench FXAA
-    and 5 samples cost more again, see README's *Render speed*). SMAA also smooths texture edges
+    0.072/0.077 -> 0.069/0.071. Cost per 1280x720 frame (one process, 3 alternating runs of 15
+    frames): +40-47 ms over no compositor and no Z pass, against +92-108 ms for SMAA (Workbench
+    FXAA and 5 samples cost more again, see README's *Render speed*). SMAA also smooths texture edges
     and straightens the mesh's own stair-stepped tear outlines beyond what the 8-sample render
     shows. (A first version took |Sobel(Z)| / Z, which is not 0 on a plane seen at a grazing
     angle: it softened floors near the horizon.)
