@@ -6,7 +6,8 @@
 - Frame progress comes from a ``render_write`` handler that is always removed again (bpy 4.2
   segfaults at exit when a Python handler is left after rendering).
 - Anti-aliasing (Workbench): on 5.x a compositor group that softens the pixels where the Z pass
-  steps (the tear silhouettes; planes pass unchanged), FXAA on 4.2 (see :func:`set_antialiasing` for the measurements).
+  steps (the tear silhouettes; planes pass unchanged), FXAA on 4.2 (see :func:`set_antialiasing`
+  for the measurements).
 - Parallel rendering (:func:`render_animation` with ``jobs`` > 1, the bpy module only): the scene
   is saved to a temporary .blend, ``jobs - 1`` helper processes (:mod:`.render_worker`) render
   frame ranges to pictures (SGI IRIS for a video, PNG when PNG frames are the output)
@@ -169,9 +170,11 @@ def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
     a Filter 'Soften' (3x3) of the image. Where the depth is a plane or smooth the factor is 0 and
     the pixel passes unchanged -- except in the frame's outermost pixels, where the compositor's
     filters repeat the border pixel, which a receding plane's depth does not continue (a light
-    soften there: up to 15 levels in the floor test). Workbench writes 1e10 where nothing is (never inf), so the ratio
-    stays finite: at a silhouette against the world both sides are softened, the world stays
-    black. (Blender's Math divide returns 0 for a zero divisor: without the pass, no softening.)
+    soften there: up to 15 levels in the floor test). Workbench writes 1e10 where nothing is
+    (never inf), so the ratio stays finite: at a silhouette against the world both sides are
+    softened, the world stays black. (Blender's Math divide returns 0 for a zero divisor:
+    without the pass, no softening.) Nothing is raised: a scene this cannot handle (4.2, a
+    compositor of the user's) gets Workbench FXAA.
 
     Measured on llvmpipe (2 cores, 2026-12-04), 1280x720 Workbench frames, against an 8-sample
     render of the same frame, on the pixels within 2 px of a depth jump (edge PSNR; FLIP, lower
@@ -183,9 +186,9 @@ def set_antialiasing(scene: "bpy.types.Scene", engine: str) -> str:
     motorcycle at 640x360 frames 75/140: SMAA 29.6/28.5 dB, soften 31.8/30.5 dB, FLIP
     0.072/0.077 -> 0.069/0.071. Cost per 1280x720 frame (one process, 3 alternating runs of 15
     frames): +40-47 ms over no compositor and no Z pass, against +92-108 ms for SMAA (Workbench
-    FXAA and 5 samples cost more again, see README's *Render speed*). SMAA also smooths texture edges
-    and straightens the mesh's own stair-stepped tear outlines beyond what the 8-sample render
-    shows. (A first version took |Sobel(Z)| / Z, which is not 0 on a plane seen at a grazing
+    FXAA and 5 samples cost more again, see README's *Render speed*). SMAA also smooths texture
+    edges and straightens the mesh's own stair-stepped tear outlines beyond what the 8-sample
+    render shows. (A first version took |Sobel(Z)| / Z, which is not 0 on a plane seen at a grazing
     angle: it softened floors near the horizon.)
 
     The group is only installed when the scene has no compositor of its own (a user's node
@@ -778,9 +781,10 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
 
 def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, like=None,
                   progress: Optional[Callable[[str, float], None]] = None) -> str:
-    """Encode picture frames (PNG, IRIS or BMP, one folder, sRGB, in order) to an H.264 MP4 with Blender's own FFmpeg
-    output: a temporary scene whose sequencer holds one image strip of ``files``, rendered with
-    the 'Standard' view transform so the pixels pass through unchanged. Returns ``path``."""
+    """Encode picture frames (PNG, IRIS or BMP, one folder, sRGB, in order) to an H.264 MP4 with
+    Blender's own FFmpeg output: a temporary scene whose sequencer holds one image strip of
+    ``files``, rendered with the 'Standard' view transform so the pixels pass through unchanged.
+    Returns ``path``."""
     if not files:
         raise DepthAddonError("no frames to encode")
     folder = os.path.dirname(files[0])

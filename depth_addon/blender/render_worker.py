@@ -9,10 +9,11 @@ works wherever the add-on package is installed, under any package name), opens t
 renders scene SCENE_NAME, with that scene's own settings, frame by frame in ORDER (ranges such
 as ``76-150,75-1``; a range may run downwards) to ``OUT_DIR/frame_0001.png`` … (PNG compression 0
 by default), or ``frame_0001.rgb`` … with FORMAT ``IRIS`` (SGI: the cheapest picture Blender
-writes and reads back, for frames the parent only encodes; ``BMP`` works too). Every process of a render (the parent too) first
-*claims* a frame by creating ``OUT_DIR/frame_0001.claim`` exclusively and skips frames someone
-else claimed, so the processes share the frames out among themselves whatever their speed (the
-parent starts at once, helpers start ~1 s later; another program may slow one of them down).
+writes and reads back, for frames the parent only encodes; ``BMP`` works too). Every process of
+a render (the parent too) first *claims* a frame by creating ``OUT_DIR/frame_0001.claim``
+exclusively and skips frames someone else claimed, so the processes share the frames out among
+themselves whatever their speed (the parent starts at once, helpers start ~1 s later; another
+program may slow one of them down).
 Exits 0 when every frame in ORDER is rendered or claimed by another process. On any failure it
 prints one line ``depth3d-worker-error: …`` to stderr and exits 3, which the parent turns into a
 DepthAddonError.

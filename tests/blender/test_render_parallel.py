@@ -18,6 +18,8 @@ from depth_addon.blender import scene as bscene
 from depth_addon.core import pipeline
 from depth_addon.core.errors import Cancelled, DepthAddonError
 
+from .test_scene import _still
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -335,13 +337,6 @@ def _flat_planes_scene(sc):
     return sc
 
 
-def _still_rgb(sc, path):
-    from PIL import Image
-
-    brender.render_still(sc, str(path), 1)
-    return np.asarray(Image.open(path).convert("RGB")).astype(np.float32)
-
-
 def _still_float(sc, path):
     """Frame 1 as a 32-bit float EXR (linear, before any 8-bit conversion), as (H, W, 4)."""
     sc.frame_set(1)
@@ -370,15 +365,15 @@ def test_workbench_softens_only_the_pixels_where_the_depth_jumps(tmp_path, empty
     if brender.set_antialiasing(sc, "workbench") != "soften":
         pytest.skip("Blender 4.2: Workbench FXAA (no compositor group)")
     sc.render.use_compositing = False
-    flat = _still_rgb(sc, tmp_path / "flat.png")
+    flat = _still(sc, tmp_path / "flat.png")
     # where the surfaces and the world are (flat colours, no AA)
     red = (flat[..., 0] > 150) & (flat[..., 1] < 100)
     green = (flat[..., 1] > 150) & (flat[..., 0] < 100)
     world = flat.max(2) < 3
     sc.display.shading.color_type = "VERTEX"
-    plain = _still_rgb(sc, tmp_path / "plain.png")
+    plain = _still(sc, tmp_path / "plain.png")
     sc.render.use_compositing = True
-    soft = _still_rgb(sc, tmp_path / "soft.png")
+    soft = _still(sc, tmp_path / "soft.png")
     # no NaN or inf anywhere, the world's 1e10 depth included (checked before 8-bit conversion)
     raw = _still_float(sc, tmp_path / "soft.exr")
     assert np.isfinite(raw).all() and raw[..., :3].max() <= 1.0 + 1e-3
@@ -436,9 +431,9 @@ def test_workbench_soften_leaves_a_floor_up_to_the_horizon_alone(tmp_path, empty
     attr = me.color_attributes.new("Col", "FLOAT_COLOR", "POINT")
     attr.data.foreach_set("color", np.hstack([cols, np.ones((len(verts), 1))]).ravel())
     sc.collection.objects.link(bpy.data.objects.new("floor", me))
-    soft = _still_rgb(sc, tmp_path / "soft.png")
+    soft = _still(sc, tmp_path / "soft.png")
     sc.render.use_compositing = False
-    plain = _still_rgb(sc, tmp_path / "plain.png")
+    plain = _still(sc, tmp_path / "plain.png")
     floor = plain.max(2) > 3
     rows = np.nonzero(floor.any(1))[0]
     assert rows.size > 30  # the floor fills the lower half of the frame
