@@ -147,17 +147,17 @@ def pair_disocclusion_px(edges: TornEdges, K: np.ndarray, keys: cp.CameraKeys, *
     v = (vv + 0.5) / scale - 0.5
     zn = edges.z_near[sel].astype(np.float64)
     zf = edges.z_far[sel].astype(np.float64)
-    ray = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], 1)
-    pn = ray * zn[:, None]
-    for c in pos:
-        ok = zn - c[2] > 1e-9 * zn  # the silhouette is in front of this camera
-        if not ok.any():
-            continue
-        s = (zf[ok] - c[2]) / (zn[ok] - c[2])
-        X = c + (pn[ok] - c) * s[:, None]  # on the plane Z = z_far
-        du = (X[:, 0] / zf[ok] - ray[ok, 0]) * K[0, 0]
-        dv = (X[:, 1] / zf[ok] - ray[ok, 1]) * K[1, 1]
-        out[ok] = np.maximum(out[ok], np.hypot(du, dv))
+    rx, ry = (u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1]
+    # all frames at once, in blocks of frames x pairs (about 1 M elements at a time)
+    block = max(1, (1 << 20) // sel.size)
+    for i in range(0, len(pos), block):
+        c = pos[i:i + block, :, None]  # (F, 3, 1)
+        ok = zn - c[:, 2] > 1e-9 * zn  # (F, S): the silhouette is in front of this camera
+        s = (zf - c[:, 2]) / np.where(ok, zn - c[:, 2], 1.0)
+        # the frame's ray through the silhouette meets the plane Z = z_far at X
+        du = ((c[:, 0] + (rx * zn - c[:, 0]) * s) / zf - rx) * K[0, 0]
+        dv = ((c[:, 1] + (ry * zn - c[:, 1]) * s) / zf - ry) * K[1, 1]
+        out = np.maximum(out, np.where(ok, np.hypot(du, dv), 0.0).max(0))
     return out
 
 
