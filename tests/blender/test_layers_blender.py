@@ -13,6 +13,7 @@ from depth_addon.blender import scene as bscene
 from depth_addon.blender.mesh import GENERATED_KEY, read_positions
 from depth_addon.core import geometry as geo
 from depth_addon.core import pipeline
+from depth_addon.core.background.layer import OVERLAP_PX
 
 W, H = 96, 72
 K = geo.intrinsics_from_fov(W, H, 60.0)
@@ -106,9 +107,12 @@ def test_background_object_sits_behind_the_box_in_the_band_only(tmp_path, empty_
     du = np.abs(uv[:, 0] - K[0, 2]) - fx
     dv = np.abs(uv[:, 1] - K[1, 2]) - fy
     dist_out = np.maximum(du, dv)  # < 0 inside the box's outline
-    # the band's reach is rounded out to whole cells of the layer's grid (up to one cell each way)
+    # outside, the layer overlaps the wall by OVERLAP_PX (+ the pixel centre's half pixel and the
+    # outline's position inside its pixel); both reaches are rounded out to whole cells of the
+    # layer's grid (up to one cell each way)
     cell = pipeline.BACKGROUND_STEP_FACTOR * res.settings.step
-    assert dist_out.max() < cell + 2 and dist_out.min() > -(bg.band_px + cell + 2)
+    assert dist_out.max() < cell + OVERLAP_PX + 1.5
+    assert dist_out.min() > -(bg.band_px + cell + 2)
     # rebuilding without the fill removes it
     bscene.build(_run(tmp_path, fill_background=False), scene=empty_scene)
     assert "3D Photo background" not in bpy.data.objects
