@@ -19,7 +19,9 @@ FFmpeg ships inside Blender/bpy; no system ffmpeg is needed.
 """
 from __future__ import annotations
 
+import atexit
 import glob
+import json
 import os
 import re
 import shutil
@@ -68,12 +70,14 @@ _ACTIVE = {"calls": 0, "parallel": 0}
 
 #: helper processes of the parallel renders in progress (see :func:`kill_helpers`)
 _HELPERS = []
+#: helpers started by :func:`start_helpers`, waiting for a render to give them frames
+_IDLE = []
 
 
 def kill_helpers() -> None:
     """Kill the helper processes of a parallel render at once (for a caller that is about to end
     the process, e.g. a second Ctrl+C): nothing keeps rendering after the caller is gone."""
-    for wk in list(_HELPERS):
+    for wk in list(_HELPERS) + list(_IDLE):
         try:
             wk.proc.kill()
         except OSError:
@@ -385,27 +389,19 @@ _gpu_ready = []
 
 def init_gpu() -> None:
     """Create Blender's GPU contexts now, with a 4x4 Workbench render of an empty temporary
-    scene (~0.1 s), hiding the harmless EGL probe lines (:class:`_QuietGLProbe`). Only in
-    background mode (the UI has its contexts already); once per process."""
+    scene (~0.1 s; :func:`.render_worker.warm_up_gpu`), hiding the harmless EGL probe lines
+    (:class:`_QuietGLProbe`). Only in background mode (the UI has its contexts already); once per
+    process."""
     if _gpu_ready or not bpy.app.background:
         return
     _gpu_ready.append(True)
-    sc = bpy.data.scenes.new(".depth3d gpu init")
-    cam = bpy.data.cameras.new(".depth3d gpu init")
-    ob = bpy.data.objects.new(".depth3d gpu init", cam)
+    from .render_worker import warm_up_gpu
+
     try:
-        sc.collection.objects.link(ob)
-        sc.camera = ob
-        sc.render.engine = "BLENDER_WORKBENCH"
-        sc.render.resolution_x = sc.render.resolution_y = 4
         with _QuietGLProbe():
-            bpy.ops.render.render(write_still=False, scene=sc.name)
+            warm_up_gpu()
     except RuntimeError:
         pass  # a real render reports its own error
-    finally:
-        bpy.data.objects.remove(ob)
-        bpy.data.cameras.remove(cam)
-        bpy.data.scenes.remove(sc)
 
 
 def _render_size(scene):
@@ -450,22 +446,14 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
         raise DepthAddonError(f"H.264 video needs an even width and height, the render is {w}x{h}; "
                               "change the resolution or its percentage")
     timings = timings if timings is not None else {}
-    auto = not jobs or jobs < 0
-    jobs = default_jobs() if auto else int(jobs)
-    if auto and n < PARALLEL_MIN_FRAMES:
-        jobs = 1
-    jobs = max(1, min(jobs, MAX_JOBS, n // 2))
+    jobs = planned_jobs(n, jobs)
     parallel = jobs > 1 and parallel_available()
     _ACTIVE["calls"] += 1
     _ACTIVE["parallel"] += int(parallel)
     try:
         if progress is not None:
             progress("render", 0.0)
-        if parallel and not _gpu_ready:
-            # this process's GL context is made now: one llvmpipe raster thread, like the helpers
-            # (only the first render of a process decides; the user's own setting wins)
-            os.environ.setdefault("LP_NUM_THREADS", HELPER_ENV["LP_NUM_THREADS"])
-        init_gpu()
+        _init_gpu_for(parallel)
         if parallel:
             timings["jobs"] = jobs
             _tune_malloc()
@@ -478,6 +466,105 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     finally:
         _ACTIVE["calls"] -= 1
         _ACTIVE["parallel"] -= int(parallel)
+        stop_idle_helpers()  # started by start_helpers but not needed (fewer jobs, one process)
+
+
+def planned_jobs(n_frames: int, jobs: int = 0) -> int:
+    """Processes :func:`render_animation` renders ``n_frames`` frames with for its ``jobs``
+    argument (0 or less: :func:`default_jobs`, or 1 below :data:`PARALLEL_MIN_FRAMES` frames),
+    at most :data:`MAX_JOBS` and at least 2 frames each; >= 1 (before
+    :func:`parallel_available` is asked)."""
+    auto = not jobs or jobs < 0
+    jobs = default_jobs() if auto else int(jobs)
+    if auto and n_frames < PARALLEL_MIN_FRAMES:
+        jobs = 1
+    return max(1, min(jobs, MAX_JOBS, n_frames // 2))
+
+
+def _init_gpu_for(parallel: bool) -> None:
+    if parallel and not _gpu_ready:
+        # this process's GL context is made now: one llvmpipe raster thread, like the helpers
+        # (only the first render of a process decides; the user's own setting wins)
+        os.environ.setdefault("LP_NUM_THREADS", HELPER_ENV["LP_NUM_THREADS"])
+    init_gpu()
+
+
+def prepare(n_frames: int, jobs: int = 0) -> int:
+    """Get ready for a :func:`render_animation` of ``n_frames`` frames with ``jobs`` that comes
+    later: :func:`start_helpers`, and this process's GPU contexts made as the render would make
+    them. For a caller with other work to do first (the command line runs it while its pipeline
+    computes). Returns the number of helpers waiting."""
+    count = start_helpers(n_frames, jobs)
+    _init_gpu_for(planned_jobs(n_frames, jobs) > 1 and parallel_available())
+    return count
+
+
+def start_helpers(n_frames: int, jobs: int = 0) -> int:
+    """Start now the helper processes that a parallel :func:`render_animation` of ``n_frames``
+    frames with ``jobs`` will use, so their start-up (``import bpy`` ~0.5 s, GPU contexts ~0.1 s:
+    ~0.7 s of CPU each, measured 2026-12-04) runs while the caller is still computing the scene
+    on another core. They wait (``render_worker.py --wait``) until a render hands them their
+    frames; a render that needs fewer, or none, releases the rest when it ends, and so does
+    :func:`stop_idle_helpers` (also called at exit). Returns how many are waiting now (0 when the
+    render would run in this process)."""
+    want = planned_jobs(n_frames, jobs) - 1 if parallel_available() else 0
+    while len(_IDLE) < want:
+        _IDLE.append(_Idle())
+    return len(_IDLE)
+
+
+def stop_idle_helpers() -> None:
+    """Release the helpers :func:`start_helpers` started that no render has used: their stdin is
+    closed, so they exit without rendering."""
+    while _IDLE:
+        _IDLE.pop().release()
+
+
+class _Idle:
+    """A helper started with ``render_worker.py --wait`` (see :func:`start_helpers`); its output
+    goes to a temporary log file, removed when it is released or its render ends."""
+
+    def __init__(self):
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "render_worker.py")
+        fd, self.log = tempfile.mkstemp(prefix="depth3d-helper-", suffix=".log")
+        self.log_file = os.fdopen(fd, "wb")
+        self.proc = subprocess.Popen([sys.executable, script, "--wait"], stdin=subprocess.PIPE,
+                                     stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     env={**HELPER_ENV, **os.environ})
+
+    def give(self, args: list) -> bool:
+        """Hand over the job (render_worker's arguments); False if the helper is gone."""
+        if self.proc.poll() is not None:
+            return False
+        try:
+            self.proc.stdin.write((json.dumps(args) + "\n").encode("utf-8"))
+            self.proc.stdin.close()
+        except OSError:  # it died in between (BrokenPipeError)
+            return False
+        return True
+
+    def release(self) -> None:
+        try:
+            if self.proc.stdin is not None and not self.proc.stdin.closed:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.close_log()
+
+    def close_log(self) -> None:
+        self.log_file.close()
+        try:
+            os.remove(self.log)
+        except OSError:
+            pass
+
+
+atexit.register(stop_idle_helpers)
 
 
 def _tune_malloc() -> bool:
@@ -615,13 +702,21 @@ class _Worker:
 
         self.first_frames = order[:1]
         self.log = log
+        args = [blend, scene_name, rw.format_order(order), frames_dir, str(int(compression)),
+                file_format]
+        self._idle = None
+        while _IDLE:  # one that start_helpers started (a dead one is dropped)
+            idle = _IDLE.pop()
+            if idle.give(args):
+                self._idle, self.log, self._log, self.proc = idle, idle.log, idle.log_file, idle.proc
+                return
+            idle.release()
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "render_worker.py")
-        cmd = [sys.executable, script, blend, scene_name, rw.format_order(order), frames_dir,
-               str(int(compression)), file_format]
         self._log = open(log, "wb")
         env = {**HELPER_ENV, **os.environ}
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
-                                     stderr=subprocess.STDOUT, cwd=os.path.dirname(blend), env=env)
+        self.proc = subprocess.Popen([sys.executable, script] + args, stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=os.path.dirname(blend), env=env)
 
     def failed(self) -> Optional[str]:
         """None while running or after success; else what went wrong (from its log)."""
@@ -651,7 +746,10 @@ class _Worker:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             pass
-        self._log.close()
+        if self._idle is not None:
+            self._idle.close_log()
+        else:
+            self._log.close()
 
 
 def _count_frames(folder: str, ext: str = ".png") -> int:

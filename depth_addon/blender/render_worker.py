@@ -4,7 +4,14 @@ Started by :func:`depth_addon.blender.render._render_parallel` as
 
     python render_worker.py SCENE.blend SCENE_NAME ORDER OUT_DIR [PNG_COMPRESSION [FORMAT]]
 
-with the Python that runs the bpy module (``sys.executable``). It imports nothing but bpy (so it
+with the Python that runs the bpy module (``sys.executable``), or started early as
+
+    python render_worker.py --wait
+
+which imports bpy and makes its GPU contexts at once (:func:`warm_up_gpu`), then reads those
+arguments as one JSON list from a line of stdin (EOF: exit 0 without rendering), so its start-up
+runs while the parent is still computing the scene (:func:`depth_addon.blender.render.
+start_helpers`). It imports nothing but bpy and the standard library (so it
 works wherever the add-on package is installed, under any package name), opens the .blend and
 renders scene SCENE_NAME, with that scene's own settings, frame by frame in ORDER (ranges such
 as ``76-150,75-1``; a range may run downwards) to ``OUT_DIR/frame_0001.png`` … (PNG compression 0
@@ -20,6 +27,7 @@ DepthAddonError.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -125,8 +133,57 @@ def view_suffixes(scene) -> list:
     return [""]
 
 
+def warm_up_gpu() -> None:
+    """Create this process's GPU contexts: a 4x4 Workbench render of an empty temporary scene
+    (~0.1 s), removed afterwards. Raises RuntimeError if Blender cannot render."""
+    import bpy
+
+    sc = bpy.data.scenes.new(".depth3d gpu init")
+    cam = bpy.data.cameras.new(".depth3d gpu init")
+    ob = bpy.data.objects.new(".depth3d gpu init", cam)
+    try:
+        sc.collection.objects.link(ob)
+        sc.camera = ob
+        sc.render.engine = "BLENDER_WORKBENCH"
+        sc.render.resolution_x = sc.render.resolution_y = 4
+        bpy.ops.render.render(write_still=False, scene=sc.name)
+    finally:
+        bpy.data.objects.remove(ob)
+        bpy.data.cameras.remove(cam)
+        bpy.data.scenes.remove(sc)
+
+
+def read_job(stream) -> "list | None":
+    """The arguments of a ``--wait`` helper's job: one line of ``stream`` holding a JSON list of
+    strings; None at EOF (the parent needs no helper after all, or is gone).
+
+    Raises:
+        RuntimeError: the line is not a JSON list of strings.
+    """
+    line = stream.readline()
+    if not line.strip():
+        return None
+    try:
+        job = json.loads(line)
+    except ValueError as exc:
+        raise RuntimeError(f"bad job line from the parent: {exc}") from None
+    if not (isinstance(job, list) and all(isinstance(a, str) for a in job)):
+        raise RuntimeError("bad job line from the parent: not a list of strings")
+    return job
+
+
 def main(argv) -> int:
     try:
+        if argv[:1] == ["--wait"]:
+            import bpy  # noqa: F401 -- the slow part of a start, done while the parent works
+
+            try:
+                warm_up_gpu()
+            except RuntimeError:
+                pass  # the real render reports its own error
+            argv = read_job(sys.stdin)
+            if argv is None:
+                return 0
         blend, scene_name, order, out_dir = argv[:4]
         compression = int(argv[4]) if len(argv) > 4 else 0
         file_format = argv[5] if len(argv) > 5 else "PNG"

@@ -178,6 +178,53 @@ def test_cancel_stops_the_helpers(tmp_path, empty_scene):
     assert "render_worker.py" not in ps, ps
 
 
+def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, empty_scene):
+    scene = _build(tmp_path, empty_scene, frames=6)
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    f1 = brender.render_animation(scene, str(one), "png", jobs=1)
+    assert brender.start_helpers(6, jobs=1) == 0  # one process: nothing to start
+    assert brender.start_helpers(6, jobs=3) == 2
+    assert brender.start_helpers(6, jobs=3) == 2  # not started twice
+    procs = [h.proc for h in brender._IDLE]
+    assert all(p.poll() is None and p.args[-1] == "--wait" for p in procs)
+    f2 = brender.render_animation(scene, str(two), "png", jobs=3)
+    assert brender._IDLE == []
+    assert [p.wait(timeout=30) for p in procs] == [0, 0]  # they were the render's helpers
+    assert [os.path.basename(f) for f in f2] == [os.path.basename(f) for f in f1]
+    for x, y in zip(_png_frames(one)[1], _png_frames(two)[1]):
+        assert np.abs(x - y).max() <= 2
+    assert _leftovers(tmp_path, one, two) == []
+    # the job really reaches a waiting helper: a scene it cannot find is its error
+    blend = tmp_path / "s.blend"
+    bpy.data.libraries.write(str(blend), {scene}, compress=False)
+    (tmp_path / "frames").mkdir()
+    brender.start_helpers(6, jobs=2)
+    wk = brender._Worker(str(blend), "no such scene", [1, 2], str(tmp_path / "frames"),
+                         str(tmp_path / "unused.log"))
+    assert wk._idle is not None and brender._IDLE == []
+    wk.proc.wait(timeout=60)
+    assert "no scene 'no such scene'" in (wk.failed() or ""), wk.failed()
+    log = wk.log
+    wk.stop()
+    assert not os.path.exists(log) and not (tmp_path / "unused.log").exists()
+    # helpers nobody used exit at once when released, and leave no log behind
+    brender.start_helpers(60, jobs=3)
+    idle = list(brender._IDLE)
+    brender.stop_idle_helpers()
+    assert [h.proc.returncode for h in idle] == [0, 0]
+    assert not any(os.path.exists(h.log) for h in idle)
+    # a helper that died while waiting is replaced by a new one
+    brender.start_helpers(6, jobs=2)
+    brender._IDLE[0].proc.kill()
+    brender._IDLE[0].proc.wait()
+    three = tmp_path / "three"
+    three.mkdir()
+    f3 = brender.render_animation(scene, str(three), "png", jobs=2)
+    assert len(f3) == 6 and brender._IDLE == []
+
+
 def test_workbench_antialiasing_is_the_compositor_soften_unless_the_user_has_a_compositor(empty_scene):
     sc = empty_scene
     if not hasattr(sc, "compositing_node_group"):  # 4.2: FXAA
