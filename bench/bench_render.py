@@ -18,7 +18,8 @@ What it does (issue 12):
    medians and the ratio ours / DepthFlow are printed. Each output is checked: 150 frames,
    H.264, yuv420p (ffprobe).
 4. The example from a cold process: ``python -m depth_addon -o parallax.mp4`` (goal <= 25 s).
-5. Anti-aliasing quality: two 1280x720 frames (40, 110) of the same scene rendered as the
+5. Anti-aliasing quality (:data:`AA_CASES`): two 1280x720 frames (40, 110; the soften was
+   tuned on them) and two 640x360 frames (75, 140; held out) of the same photo rendered as the
    command renders it (Workbench + the compositor's depth-edge soften), with compositor SMAA (the
    method before), Workbench FXAA, no AA and 5 samples, each compared with an 8-sample-AA render
    of the same frame over the pixels within 2 px of a depth jump (Sobel of log depth from the
@@ -163,8 +164,10 @@ def check_video(path: str, w: int, h: int, frames: int, who: str) -> str:
 
 # -- edge PSNR (runs in a subprocess that imports bpy) --------------------------------------------
 
-#: the frames the anti-aliasing comparison renders (the soften was tuned on these two)
-AA_FRAMES = "40,110"
+#: the anti-aliasing comparisons: (label, width, height, frames). The soften's thresholds were
+#: tuned on the first (1280x720, frames 40 and 110); the second (640x360, other frames) was not
+#: looked at while tuning
+AA_CASES = [("tuned on", 1280, 720, "40,110"), ("held out", 640, 360, "75,140")]
 
 def edge_psnr_main(blend: str, frames: str) -> None:
     """Render frames of the saved scene with several AA settings; print JSON results."""
@@ -250,13 +253,13 @@ def edge_psnr_main(blend: str, frames: str) -> None:
     print("EDGE_PSNR " + json.dumps(res))
 
 
-def edge_psnr(photo: str, depth: str, tmp: str, w: int, h: int) -> dict:
-    blend = os.path.join(tmp, "aa_scene.blend")
+def edge_psnr(photo: str, depth: str, tmp: str, w: int, h: int, frames: str) -> dict:
+    blend = os.path.join(tmp, f"aa_scene_{w}x{h}.blend")
     subprocess.run([sys.executable, "-m", "depth_addon", photo, "--depth", depth, "--resolution",
                     f"{w}x{h}", "--seconds", "5", "--fps", "30", "--no-render", "--save-blend",
                     blend, "--overwrite", "-q"], cwd=ROOT, check=True, capture_output=True)
     p = subprocess.run([sys.executable, os.path.abspath(__file__), "--edge-psnr-worker", blend,
-                        AA_FRAMES], cwd=ROOT, capture_output=True, text=True)
+                        frames], cwd=ROOT, capture_output=True, text=True)
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("EDGE_PSNR ")]
     if p.returncode != 0 or not line:
         raise RuntimeError(f"edge PSNR failed:\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
@@ -437,9 +440,10 @@ def main() -> None:
         info = probe(out)
         checks.append(check_video(out, info["w"], info["h"], info["frames"], "example"))
 
-    psnr = None
+    psnrs = []
     if not (args.quick or args.no_psnr):
-        psnr = edge_psnr(photo, depth, tmp, 1280, 720)
+        psnrs = [(label, edge_psnr(photo, depth, tmp, w, h, frames))
+                 for label, w, h, frames in AA_CASES]
     breakdowns = []
     if not (args.quick or args.no_breakdown):
         breakdowns = [breakdown(photo, depth, tmp, w, h) for (w, h) in sizes]
@@ -465,12 +469,13 @@ def main() -> None:
             f"{statistics.median(example):.1f} s ({', '.join(f'{t:.1f}' for t in example)}; goal <= 25 s)")
     for c in checks:
         log("video check: " + c)
-    if psnr:
+    for label, psnr in psnrs:
         fr = psnr["frames"]
         names = " / ".join(str(f["frame"]) for f in fr)
         masks = " / ".join(f"{f['mask_percent']:.1f}" for f in fr)
-        log(f"anti-aliasing, frames {names} at {psnr['size'][0]}x{psnr['size'][1]} vs an 8-sample "
-            f"render of the same frame ({masks} % of the pixels are within 2 px of a depth jump):")
+        log(f"anti-aliasing ({label}), frames {names} at {psnr['size'][0]}x{psnr['size'][1]} vs "
+            f"an 8-sample render of the same frame ({masks} % of the pixels are within 2 px of a "
+            f"depth jump):")
         log("| AA | edge PSNR | edge FLIP (lower = better) | edge sharpness (1 = as the reference) "
             "| all-pixel PSNR | still render |")
         log("|---|---|---|---|---|---|")
