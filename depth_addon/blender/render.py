@@ -492,8 +492,9 @@ def _init_gpu_for(parallel: bool) -> None:
 def prepare(n_frames: int, jobs: int = 0) -> int:
     """Get ready for a :func:`render_animation` of ``n_frames`` frames with ``jobs`` that comes
     later: :func:`start_helpers`, and this process's GPU contexts made as the render would make
-    them. For a caller with other work to do first (the command line runs it while its pipeline
-    computes). Returns the number of helpers waiting."""
+    them. For a caller with other work to do first (the command line calls it before its
+    pipeline, so the helpers start up while the pipeline computes). Returns the number of
+    helpers waiting."""
     count = start_helpers(n_frames, jobs)
     _init_gpu_for(planned_jobs(n_frames, jobs) > 1 and parallel_available())
     return count
