@@ -374,14 +374,14 @@ def run(args: argparse.Namespace) -> str:
     render_timings = {}
     t0 = time.perf_counter()
     try:
-        import bpy  # noqa: F401 -- Blender first (not on a thread beside the pipeline: the
-        # bpy module's library initialisers take the GIL inside dlopen, a deadlock with any
-        # thread that dlopens while holding it, as numpy's backtrace() does)
-
         if render:
-            # helper processes start now and import bpy while the pipeline below computes
-            from .blender import render as brender
-            brender.prepare(settings.n_frames, args.render_jobs)
+            # the helper processes start now and import bpy while the pipeline below computes;
+            # this process imports bpy after the pipeline, on this thread (importing it on a
+            # thread beside the pipeline deadlocked: bpy's library initialisers take the GIL
+            # inside dlopen, as numpy's backtrace() does on another thread), so Blender's
+            # ~0.4 GB is not added to the pipeline's peak memory
+            from .blender import helpers
+            helpers.start_helpers(settings.n_frames, args.render_jobs)
         from .core import pipeline
         result = pipeline.run(image, right=right,
                               depth=None if args.depth == "embedded" else args.depth,
@@ -423,9 +423,9 @@ def run(args: argparse.Namespace) -> str:
             written[:0] = files if kind == "mp4" else [out]
     finally:
         progress.finish()
-        brender = sys.modules.get(__package__ + ".blender.render")
-        if brender is not None:  # helpers started for a render that did not happen
-            brender.stop_idle_helpers()
+        helpers = sys.modules.get(__package__ + ".blender.helpers")
+        if helpers is not None:  # helpers started for a render that did not happen
+            helpers.stop_idle_helpers()
     if args.verbose:
         print(timing_table(progress.seconds, time.perf_counter() - t0,
                            frames=settings.n_frames if render else 0,

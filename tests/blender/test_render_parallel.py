@@ -225,6 +225,21 @@ def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, 
     assert len(f3) == 6 and brender._IDLE == []
 
 
+def test_helpers_start_before_this_process_imports_bpy():
+    """The command line starts its helpers before its pipeline and imports bpy only after it (so
+    Blender's memory is not added to the pipeline's peak): starting them needs no bpy here."""
+    code = ("import sys\nfrom depth_addon.blender import helpers\n"
+            "n = helpers.start_helpers(60, jobs=3)\n"
+            "procs = [h.proc for h in helpers._IDLE]\n"
+            "print(n, 'bpy' in sys.modules, [p.poll() for p in procs])\n"
+            "helpers.stop_idle_helpers()\n"
+            "print([p.returncode for p in procs])\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split("\n")[:2] == ["2 False [None, None]", "[0, 0]"], r.stdout
+
+
 def test_workbench_antialiasing_is_the_compositor_soften_unless_the_user_has_a_compositor(empty_scene):
     sc = empty_scene
     if not hasattr(sc, "compositing_node_group"):  # 4.2: FXAA
