@@ -381,7 +381,7 @@ def run(args: argparse.Namespace) -> str:
             # inside dlopen, as numpy's backtrace() does on another thread), so Blender's
             # ~0.4 GB is not added to the pipeline's peak memory
             from .blender import helpers
-            helpers.start_helpers(settings.n_frames, args.render_jobs)
+            helpers.start_helpers(settings.n_frames, args.render_jobs, kind)
         from .core import pipeline
         result = pipeline.run(image, right=right,
                               depth=None if args.depth == "embedded" else args.depth,

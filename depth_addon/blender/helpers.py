@@ -66,15 +66,17 @@ def parallel_available() -> bool:
     return bool(bpy.app.background) and not bpy.app.binary_path and bool(sys.executable)
 
 
-def start_helpers(n_frames: int, jobs: int = 0) -> int:
+def start_helpers(n_frames: int, jobs: int = 0, kind: str = "mp4") -> int:
     """Start now the helper processes that a parallel :func:`.render.render_animation` of
-    ``n_frames`` frames with ``jobs`` will use, so their start-up (``import bpy`` ~0.5 s, GPU contexts ~0.1 s:
+    ``n_frames`` frames with ``jobs`` to ``kind`` ('mp4': ``jobs`` helpers render while the caller
+    encodes; 'png': ``jobs - 1``, the caller renders too) will use, so their start-up (``import bpy`` ~0.5 s, GPU contexts ~0.1 s:
     ~0.7 s of CPU each, measured 2026-12-04) runs while the caller is still computing the scene
     on another core. They wait (``render_worker.py --wait``) until a render hands them their
     frames; a render that needs fewer, or none, releases the rest when it ends, and so does
     :func:`stop_idle_helpers` (also called at exit). Returns how many are waiting now (0 when the
     render would run in this process)."""
-    want = planned_jobs(n_frames, jobs) - 1 if parallel_available() else 0
+    planned = planned_jobs(n_frames, jobs)
+    want = 0 if planned < 2 or not parallel_available() else planned - (kind != "mp4")
     while len(_IDLE) < want:
         _IDLE.append(_Idle())
     return len(_IDLE)

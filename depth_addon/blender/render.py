@@ -9,12 +9,14 @@
   steps (the tear silhouettes; planes pass unchanged), FXAA on 4.2 (see :func:`set_antialiasing`
   for the measurements).
 - Parallel rendering (:func:`render_animation` with ``jobs`` > 1, the bpy module only): the scene
-  is saved to a temporary .blend, ``jobs - 1`` helper processes (:mod:`.render_worker`) render
-  frame ranges to pictures (SGI IRIS for a video, PNG when PNG frames are the output)
-  while this process renders the first range, then Blender's own FFmpeg output encodes the
-  sequence (a sequencer image strip in a temporary scene) to one MP4. Every process of a parallel
-  render uses one llvmpipe raster thread and a glibc malloc that reuses its frame buffers
-  (:data:`HELPER_ENV`), ~5 % less time per frame.
+  is saved to a temporary .blend and helper processes (:mod:`.render_worker`, started early by
+  :func:`.helpers.start_helpers`) render it. A video: ``jobs`` helpers render every frame in
+  order (each claims the next one) to SGI IRIS pictures while this process encodes them with
+  Blender's own FFmpeg output (a sequencer image strip in a temporary scene) as each is done,
+  waiting for the next in a ``render_pre`` handler. PNG frames: ``jobs - 1`` helpers render
+  frame ranges while this process renders the first range. Every process that renders uses one
+  llvmpipe raster thread and a glibc malloc that reuses its frame buffers (:data:`HELPER_ENV`),
+  ~5 % less time per frame.
 FFmpeg ships inside Blender/bpy; no system ffmpeg is needed.
 """
 from __future__ import annotations
@@ -43,7 +45,7 @@ ENGINES = ("workbench", "eevee", "cycles")
 AA_GROUP_NAME = "3D Photo anti-aliasing"
 #: seconds a parallel render waits without a new frame before it gives up on a helper
 STALL_TIMEOUT_S = 600.0
-#: what a parallel render's processes write a video's frames as before the one encode (see
+#: what a parallel render's processes write a video's frames as for the encode (see
 #: :func:`_render_parallel` for the measurements)
 VIDEO_FRAME_FORMAT = "IRIS"
 
@@ -406,9 +408,11 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
         out: for 'mp4' the file path; for 'png' an existing folder (frames frame_0001.png ...).
         kind: 'mp4' or 'png'.
         progress: called as progress("render", fraction) after each written frame (in a parallel
-            render: frames written by all processes), then progress("encode", fraction).
+            render: frames written by all processes), then progress("encode", fraction) (a
+            parallel video: once, 1.0, at the end; its encode runs beside the render).
         jobs: processes to render with (1: this process only; 0: :func:`default_jobs`, or 1
-            below :data:`PARALLEL_MIN_FRAMES` frames). More than one needs the bpy module
+            below :data:`PARALLEL_MIN_FRAMES` frames); a parallel video is rendered by ``jobs``
+            helpers while this process encodes, PNG frames by ``jobs - 1`` and this process. More than one needs the bpy module
             (``sys.executable`` must import bpy) and background mode; otherwise, or with fewer
             than 2 frames per process, it renders in this process.
         timings: if given, filled with seconds spent per step ("render", "encode") and the
@@ -432,7 +436,8 @@ def render_animation(scene: "bpy.types.Scene", out: str, kind: str, *,
     try:
         if progress is not None:
             progress("render", 0.0)
-        _init_gpu_for(parallel)
+        if not (parallel and kind == "mp4"):  # a parallel video: this process only encodes
+            _init_gpu_for(parallel)
         if parallel:
             timings["jobs"] = jobs
             _tune_malloc()
@@ -644,9 +649,19 @@ def _count_frames(folder: str, ext: str = ".png") -> int:
         return 0
 
 
+def _stand_in(src: str, dst: str) -> None:
+    """Make ``dst`` a copy of the picture ``src`` (a hard link where possible), atomically."""
+    tmp = dst + ".stand-in"
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
 def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: dict) -> list:
     """See :func:`render_animation`: frames shared out among ``jobs`` processes (IRIS for a video,
-    PNG for PNG frames), then one encode."""
+    encoded by this process as they are done; PNG for PNG frames, this process rendering too)."""
     from . import render_worker as rw
 
     first, last = scene.frame_start, scene.frame_end
@@ -669,7 +684,12 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         # the scene and everything it uses (packed images, world, compositor group), quietly:
         # save_as_mainfile would print "Info: Saved copy …" on stdout and write the whole file
         bpy.data.libraries.write(blend, {scene}, compress=False)
-        orders = frame_orders(first, last, jobs)
+        # a video: the helpers render every frame, in order, each taking the next unclaimed one,
+        # while this process encodes the frames as they are done (so the encode runs beside the
+        # render instead of after it); PNG frames: this process renders its share too
+        stream = kind == "mp4"
+        orders = ([list(range(first, last + 1))] * jobs if stream
+                  else frame_orders(first, last, jobs))
         # frames that are only encoded: SGI IRIS (.rgb, Blender's own reader and writer). Measured
         # 2026-12-04 at 1280x720, one process, 30 frames: the write costs BMP 27-44 ms (median
         # 39), IRIS 19-28 ms (24); reading them back in the encode BMP 17-19 ms per frame (OIIO's
@@ -678,7 +698,7 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         # 640x360: BMP +9-12 ms, PNG 0 +14-21 ms.) The user's PNG frames keep compression 15.
         file_format, compression = (VIDEO_FRAME_FORMAT, 0) if kind == "mp4" else ("PNG", 15)
         ext = rw.FRAME_EXT[file_format]
-        for i, order in enumerate(orders[1:], 1):
+        for i, order in enumerate(orders if stream else orders[1:], 1):
             workers.append(_Worker(blend, scene.name, order, frames_dir,
                                    os.path.join(work, f"worker{i}.log"), compression, file_format))
             _HELPERS.append(workers[-1])
@@ -699,6 +719,63 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
             check()
             report()
 
+        per_view = [[view_paths(rw.frame_path(frames_dir, f, ext), [sfx])[0]
+                     for f in range(first, last + 1)] for sfx in suffixes]
+        if stream:
+            rendered = []
+
+            def wait_for(index):  # the encode is about to read frame first + index
+                try:
+                    wait_done(index)
+                except BaseException:
+                    # stopped (an error, Cancelled, Ctrl+C): the encode still reads every frame
+                    # after this one (see encode_frames), and a missing or half-written IRIS
+                    # picture crashes Blender's reader (bpy 5.0.1): the helpers are stopped and
+                    # the first frame stands in for the rest (the video is thrown away)
+                    for wk in workers:
+                        if wk.proc.poll() is None:
+                            wk.proc.kill()
+                            wk.proc.wait()
+                    if index:
+                        for files in per_view:
+                            for f in files[index:]:
+                                _stand_in(files[0], f)
+                    raise
+
+            def wait_done(index):
+                frame = first + index
+                marker = rw.frame_path(frames_dir, frame, rw.DONE_EXT)
+                since = time.perf_counter()
+                while not os.path.exists(marker):
+                    check()
+                    if all(wk.proc.poll() is not None for wk in workers):
+                        check()
+                        if not os.path.exists(marker):  # every helper exited without it
+                            raise DepthAddonError(
+                                f"parallel render wrote {_count_frames(frames_dir, rw.DONE_EXT)} "
+                                f"of {n} frames (missing frame {frame})")
+                    if time.perf_counter() - since > STALL_TIMEOUT_S:
+                        raise DepthAddonError(f"helper render processes wrote no frame for "
+                                              f"{STALL_TIMEOUT_S:.0f} s; stopped them")
+                    time.sleep(0.005)
+                report()
+                if frame == last and not rendered:
+                    rendered.append(time.perf_counter() - t0)
+
+            result = []
+            for files, final in zip(per_view, view_paths(out, suffixes)):
+                tmp_video = os.path.join(work, "video.mp4")
+                wait_for(0)  # the encode reads the first frame's size before it starts
+                encode_frames(files, tmp_video, fps=scene.render.fps,
+                              fps_base=scene.render.fps_base, like=scene, before_frame=wait_for)
+                result.append(final)
+                os.replace(tmp_video, final)
+            check()
+            if progress is not None:
+                progress("encode", 1.0)
+            timings["render"] = rendered[0] if rendered else time.perf_counter() - t0
+            timings["encode"] = time.perf_counter() - t0 - timings["render"]
+            return result
         rw.setup_png(scene, compression, file_format)
         try:
             rw.render_frames(scene, orders[0], frames_dir, on_frame=between_frames, ext=ext)
@@ -718,8 +795,6 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         check()
         report()
         # one picture per frame and view ("_L"/"_R" when the views go to separate files)
-        per_view = [[view_paths(rw.frame_path(frames_dir, f, ext), [sfx])[0]
-                     for f in range(first, last + 1)] for sfx in suffixes]
         missing = [f for files in per_view for f in files if not os.path.exists(f)]
         if missing:
             total = n * len(suffixes)
@@ -727,23 +802,12 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
                                   f"frames (missing {os.path.basename(missing[0])} …)")
         timings["render"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        if kind == "mp4":
-            result = []
-            for files, final in zip(per_view, view_paths(out, suffixes)):
-                if progress is not None:
-                    progress("encode", 0.0)
-                tmp_video = os.path.join(work, "video.mp4")
-                encode_frames(files, tmp_video, fps=scene.render.fps,
-                              fps_base=scene.render.fps_base, like=scene, progress=progress)
-                result.append(final)
-                os.replace(tmp_video, final)
-        else:
-            result = []
-            for files in per_view:
-                for f in files:
-                    dst = os.path.join(out, os.path.basename(f))
-                    os.replace(f, dst)
-                    result.append(dst)
+        result = []
+        for files in per_view:
+            for f in files:
+                dst = os.path.join(out, os.path.basename(f))
+                os.replace(f, dst)
+                result.append(dst)
         timings["encode"] = time.perf_counter() - t1
         return result
     finally:
@@ -763,11 +827,18 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
 
 
 def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, like=None,
-                  progress: Optional[Callable[[str, float], None]] = None) -> str:
+                  progress: Optional[Callable[[str, float], None]] = None,
+                  before_frame: Optional[Callable[[int], None]] = None) -> str:
     """Encode picture frames (PNG, IRIS or BMP, one folder, sRGB, in order) to an H.264 MP4 with
     Blender's own FFmpeg output: a temporary scene whose sequencer holds one image strip of
     ``files``, rendered with the 'Standard' view transform so the pixels pass through unchanged.
-    Returns ``path``."""
+
+    ``files[0]`` must exist when it is called; ``before_frame(i)`` (if given) is called before
+    ``files[i]`` is read (a ``render_pre`` handler), so the others may still be being written
+    and ``before_frame`` waits for each. What ``progress`` or ``before_frame`` raises
+    (Cancelled, DepthAddonError, KeyboardInterrupt) stops the waiting, the rest of the encode
+    runs through without it (Blender cannot stop an animation render from a handler) and it is
+    raised afterwards. Returns ``path``."""
     if not files:
         raise DepthAddonError("no frames to encode")
     folder = os.path.dirname(files[0])
@@ -789,6 +860,14 @@ def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, li
                 progress("encode", done[0] / len(files))
             except Cancelled as exc:
                 cancelled.append(exc)
+
+    def on_pre(sc, *_args):
+        if sc != enc or cancelled or before_frame is None:
+            return
+        try:
+            before_frame(sc.frame_current - enc.frame_start)
+        except BaseException as exc:  # noqa: B036 -- raised again after the render
+            cancelled.append(exc)
 
     try:
         r = enc.render
@@ -815,16 +894,23 @@ def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, li
         strip.colorspace_settings.name = "sRGB"
         set_output(enc, os.path.join(os.path.dirname(path), ".encode_"), "mp4")
         # measured for 150 PNG frames at 640x360: GOOD 16-17 ms per frame, REALTIME 6 ms (the file
-        # 12 % larger at the same CRF); this pass is serial, after the parallel render
+        # 12 % larger at the same CRF); in a parallel render this pass shares the cores with the
+        # helpers' render
         r.ffmpeg.ffmpeg_preset = "REALTIME"
         bpy.app.handlers.render_write.append(on_write)
+        bpy.app.handlers.render_pre.append(on_pre)
         try:
             bpy.ops.render.render(animation=True, scene=enc.name)
         except RuntimeError as exc:
             raise _blender_error(exc) from None
         finally:
             bpy.app.handlers.render_write.remove(on_write)
+            bpy.app.handlers.render_pre.remove(on_pre)
         written = sorted(glob.glob(os.path.join(os.path.dirname(path), ".encode_*")))
+        if cancelled:  # stopped: what was encoded is not the video
+            for f in written:
+                os.remove(f)
+            raise cancelled[0]
         if not written:
             raise DepthAddonError("Blender encoded no video file (is FFmpeg available in this build?)")
         os.replace(written[0], path)

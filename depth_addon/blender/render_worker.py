@@ -20,7 +20,8 @@ writes and reads back, for frames the parent only encodes; ``BMP`` works too). E
 a render (the parent too) first *claims* a frame by creating ``OUT_DIR/frame_0001.claim``
 exclusively and skips frames someone else claimed, so the processes share the frames out among
 themselves whatever their speed (the parent starts at once, helpers start ~1 s later; another
-program may slow one of them down).
+program may slow one of them down), and writes ``OUT_DIR/frame_0001.done`` when the frame's
+pictures are complete (a video's encode reads each frame as soon as it is done).
 Exits 0 when every frame in ORDER is rendered or claimed by another process. On any failure it
 prints one line ``depth3d-worker-error: …`` to stderr and exits 3, which the parent turns into a
 DepthAddonError.
@@ -70,6 +71,10 @@ def frame_path(out_dir: str, frame: int, ext: str = ".png") -> str:
     return os.path.join(out_dir, f"frame_{frame:04d}{ext}")
 
 
+#: marker written after a frame's pictures (every view) are written: ``frame_0001.done``
+DONE_EXT = ".done"
+
+
 def claim(out_dir: str, frame: int) -> bool:
     """Claim ``frame`` for this process (atomic: O_CREAT | O_EXCL); False if already claimed."""
     try:
@@ -96,6 +101,8 @@ def render_frames(scene, frames, out_dir: str, on_frame=None, ext: str = ".png")
         scene.frame_set(f)
         scene.render.filepath = frame_path(out_dir, f, ext)
         bpy.ops.render.render(write_still=True, scene=scene.name)
+        # the frame's pictures are complete: a video's encode may read them now
+        open(frame_path(out_dir, f, DONE_EXT), "wb").close()
         done += 1
     return done
 

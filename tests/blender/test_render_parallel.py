@@ -153,19 +153,20 @@ def test_failing_helper_gives_a_clear_error_and_leaves_nothing(tmp_path, empty_s
         brender.render_animation(scene, str(out), "mp4", jobs=2)
     assert time.perf_counter() - t < 120  # an error, not a hang
     msg = str(e.value)
-    assert "helper render process" in msg and "starting at frame 4) failed" in msg, msg
+    assert "helper render process" in msg and "starting at frame 1) failed" in msg, msg
     assert "No module named 'bpy'" in msg, msg
     assert not out.exists() and _leftovers(tmp_path) == []
 
 
-def test_cancel_stops_the_helpers(tmp_path, empty_scene):
+@pytest.mark.parametrize("at", [2, 5])
+def test_cancel_stops_the_helpers(tmp_path, empty_scene, at):
     scene = _build(tmp_path, empty_scene, frames=8)
     out = tmp_path / "out.mp4"
     calls = []
 
     def progress(stage, fraction):
         calls.append(fraction)
-        if len(calls) == 2:  # after the first frame of this process
+        if len(calls) == at:  # 2: the first frame is done; 5: inside the encode's handler
             raise Cancelled("cancelled by test")
 
     with pytest.raises(Cancelled):
@@ -178,6 +179,35 @@ def test_cancel_stops_the_helpers(tmp_path, empty_scene):
     assert "render_worker.py" not in ps, ps
 
 
+def test_helper_dying_during_the_encode_is_an_error_and_leaves_nothing(tmp_path, empty_scene):
+    """A video's frames are encoded while the helpers render them: helpers killed half-way
+    (frames 1-3 of 8 done) stop the encode with their error, and no video is left."""
+    scene = _build(tmp_path, empty_scene, frames=8)
+    out = tmp_path / "out.mp4"
+    calls = []
+
+    def progress(stage, fraction):
+        calls.append((stage, fraction))
+        if len(calls) == 4:  # render 0.0, frame 1 done (before the encode), frames 1, 2 read
+            for wk in brender._HELPERS:
+                wk.proc.kill()
+                wk.proc.wait()
+            # the tiny frames may all be done already: as if frames 4-8 never were
+            for f in tmp_path.glob(".depth3d-*/frames/frame_000[4-8].*"):
+                f.unlink()
+
+    t = time.perf_counter()
+    with pytest.raises(DepthAddonError) as e:
+        brender.render_animation(scene, str(out), "mp4", jobs=2, progress=progress)
+    assert time.perf_counter() - t < 120
+    msg = str(e.value)
+    # killed while rendering, or (all frames were done) exited with frames missing
+    assert (("helper render process" in msg and "exit code -9" in msg)
+            or "parallel render wrote 3 of 8 frames (missing frame 4)" in msg), msg
+    assert {s for s, _ in calls} == {"render"}  # the encode did not report (it stopped)
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
 def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, empty_scene):
     scene = _build(tmp_path, empty_scene, frames=6)
     one, two = tmp_path / "one", tmp_path / "two"
@@ -185,8 +215,8 @@ def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, 
     two.mkdir()
     f1 = brender.render_animation(scene, str(one), "png", jobs=1)
     assert brender.start_helpers(6, jobs=1) == 0  # one process: nothing to start
-    assert brender.start_helpers(6, jobs=3) == 2
-    assert brender.start_helpers(6, jobs=3) == 2  # not started twice
+    assert brender.start_helpers(6, jobs=3, kind="png") == 2  # this process renders too
+    assert brender.start_helpers(6, jobs=3, kind="png") == 2  # not started twice
     procs = [h.proc for h in brender._IDLE]
     assert all(p.poll() is None and p.args[-1] == "--wait" for p in procs)
     f2 = brender.render_animation(scene, str(two), "png", jobs=3)
@@ -200,7 +230,7 @@ def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, 
     blend = tmp_path / "s.blend"
     bpy.data.libraries.write(str(blend), {scene}, compress=False)
     (tmp_path / "frames").mkdir()
-    brender.start_helpers(6, jobs=2)
+    brender.start_helpers(6, jobs=2, kind="png")
     wk = brender._Worker(str(blend), "no such scene", [1, 2], str(tmp_path / "frames"),
                          str(tmp_path / "unused.log"))
     assert wk._idle is not None and brender._IDLE == []
@@ -210,13 +240,13 @@ def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, 
     wk.stop()
     assert not os.path.exists(log) and not (tmp_path / "unused.log").exists()
     # helpers nobody used exit at once when released, and leave no log behind
-    brender.start_helpers(60, jobs=3)
+    assert brender.start_helpers(60, jobs=3) == 3  # a video: this process encodes only
     idle = list(brender._IDLE)
     brender.stop_idle_helpers()
-    assert [h.proc.returncode for h in idle] == [0, 0]
+    assert [h.proc.returncode for h in idle] == [0, 0, 0]
     assert not any(os.path.exists(h.log) for h in idle)
     # a helper that died while waiting is replaced by a new one
-    brender.start_helpers(6, jobs=2)
+    brender.start_helpers(6, jobs=2, kind="png")
     brender._IDLE[0].proc.kill()
     brender._IDLE[0].proc.wait()
     three = tmp_path / "three"
@@ -229,7 +259,7 @@ def test_helpers_start_before_this_process_imports_bpy():
     """The command line starts its helpers before its pipeline and imports bpy only after it (so
     Blender's memory is not added to the pipeline's peak): starting them needs no bpy here."""
     code = ("import sys\nfrom depth_addon.blender import helpers\n"
-            "n = helpers.start_helpers(60, jobs=3)\n"
+            "n = helpers.start_helpers(60, jobs=3, kind='png')\n"
             "procs = [h.proc for h in helpers._IDLE]\n"
             "print(n, 'bpy' in sys.modules, [p.poll() for p in procs])\n"
             "helpers.stop_idle_helpers()\n"
