@@ -399,6 +399,8 @@ def run(args: argparse.Namespace) -> str:
                           overwrite=args.overwrite)
             written.append(ply_out)
         progress("build scene", 0.0)
+        if render:
+            helpers.finish_starting()  # no thread of ours beside the import of bpy
         import bpy
 
         from .blender import scene as bscene

@@ -12,9 +12,12 @@ import atexit
 import importlib.util
 import json
 import os
+import select
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 #: most helper processes a render starts (each holds a copy of the scene and a GL context)
 MAX_JOBS = 4
@@ -35,6 +38,10 @@ HELPER_ENV = {"LP_NUM_THREADS": "1", "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
               "MALLOC_TRIM_THRESHOLD_": str(256 << 20), "MALLOC_TOP_PAD_": str(64 << 20)}
 #: helpers started by :func:`start_helpers`, waiting for a render to give them frames
 _IDLE = []
+#: the thread that starts the helpers after the first one, each when the one before is ready
+#: (see :func:`start_helpers`), and the event that tells it to start the rest at once
+_STARTER = {"thread": None}
+_HURRY = threading.Event()
 
 
 def default_jobs() -> int:
@@ -67,24 +74,58 @@ def parallel_available() -> bool:
 
 
 def start_helpers(n_frames: int, jobs: int = 0, kind: str = "mp4") -> int:
-    """Start now the helper processes that a parallel :func:`.render.render_animation` of
+    """Start the helper processes that a parallel :func:`.render.render_animation` of
     ``n_frames`` frames with ``jobs`` to ``kind`` ('mp4': ``jobs`` helpers render while the caller
-    encodes; 'png': ``jobs - 1``, the caller renders too) will use, so their start-up (``import bpy`` ~0.5 s, GPU contexts ~0.1 s:
-    ~0.7 s of CPU each, measured 2026-12-04) runs while the caller is still computing the scene
-    on another core. They wait (``render_worker.py --wait``) until a render hands them their
-    frames; a render that needs fewer, or none, releases the rest when it ends, and so does
-    :func:`stop_idle_helpers` (also called at exit). Returns how many are waiting now (0 when the
-    render would run in this process)."""
+    encodes; 'png': ``jobs - 1``, the caller renders too) will use, so that their start-up
+    (``import bpy`` ~0.5 s, GPU contexts ~0.1 s: ~0.7 s of CPU each, measured 2026-12-04) runs
+    while the caller is still computing the scene. The first starts now, each further one when
+    the one before has made its GPU contexts (a thread of this process waits for that), so at
+    most one start-up competes with the caller for the cores: on 2 cores, two starting at once
+    slowed the caller's background step by ~0.3 s (2026-12-04). They wait
+    (``render_worker.py --wait``) until a render hands them their frames; a render that needs
+    fewer, or none, releases the rest when it ends, and so does :func:`stop_idle_helpers` (also
+    called at exit). Returns how many will be waiting (0 when the render would run in this
+    process); :func:`finish_starting` starts any still to come at once."""
+    finish_starting()
     planned = planned_jobs(n_frames, jobs)
     want = 0 if planned < 2 or not parallel_available() else planned - (kind != "mp4")
-    while len(_IDLE) < want:
-        _IDLE.append(_Idle())
-    return len(_IDLE)
+    more = want - len(_IDLE)
+    if more <= 0:
+        return len(_IDLE)
+    first = _Idle()
+    _IDLE.append(first)
+    if more > 1:
+        thread = threading.Thread(target=_start_rest, args=(first, more - 1),
+                                  name="depth3d-helper-starter", daemon=True)
+        _STARTER["thread"] = thread
+        thread.start()
+    return want
+
+
+def _start_rest(previous: "_Idle", count: int) -> None:
+    for _ in range(count):
+        previous.wait_ready(_HURRY)
+        previous = _Idle()
+        _IDLE.append(previous)
+
+
+def finish_starting() -> None:
+    """Start now the helpers :func:`start_helpers` has not started yet, and return when they are
+    (it waits for no helper to be ready). Called before a render takes its helpers, and before
+    the caller imports bpy (no thread of ours runs beside that import: importing bpy beside a
+    busy Python thread can deadlock)."""
+    thread = _STARTER["thread"]
+    if thread is not None:
+        _HURRY.set()
+        thread.join()
+        _STARTER["thread"] = None
+        _HURRY.clear()
 
 
 def stop_idle_helpers() -> None:
     """Release the helpers :func:`start_helpers` started that no render has used: their stdin is
     closed, so they exit without rendering."""
+    finish_starting()
     while _IDLE:
         _IDLE.pop().release()
 
@@ -97,9 +138,37 @@ class _Idle:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "render_worker.py")
         fd, self.log = tempfile.mkstemp(prefix="depth3d-helper-", suffix=".log")
         self.log_file = os.fdopen(fd, "wb")
-        self.proc = subprocess.Popen([sys.executable, script, "--wait"], stdin=subprocess.PIPE,
-                                     stdout=self.log_file, stderr=subprocess.STDOUT,
-                                     env={**HELPER_ENV, **os.environ})
+        # the helper writes a byte to this pipe once its GPU contexts are made
+        self._ready_r, ready_w = os.pipe()
+        self.started_at = time.perf_counter()
+        self.ready_at = None
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, script, "--wait"], stdin=subprocess.PIPE, stdout=self.log_file,
+                stderr=subprocess.STDOUT, pass_fds=(ready_w,),
+                env={**HELPER_ENV, **os.environ, "DEPTH3D_READY_FD": str(ready_w)})
+        finally:
+            os.close(ready_w)
+
+    def wait_ready(self, hurry: threading.Event, timeout: float = 60.0) -> bool:
+        """Wait until the helper has made its GPU contexts (True), has exited, ``hurry`` is set
+        or ``timeout`` seconds passed (False)."""
+        end = time.perf_counter() + timeout
+        try:
+            while not hurry.is_set() and time.perf_counter() < end:
+                if select.select([self._ready_r], [], [], 0.02)[0]:
+                    ok = os.read(self._ready_r, 1) == b"1"  # b"": it exited first
+                    if ok:
+                        self.ready_at = time.perf_counter()
+                    return ok
+            return False
+        finally:
+            self._close_ready()
+
+    def _close_ready(self) -> None:
+        if self._ready_r is not None:
+            os.close(self._ready_r)
+            self._ready_r = None
 
     def give(self, args: list) -> bool:
         """Hand over the job (render_worker's arguments); False if the helper is gone."""
@@ -126,6 +195,7 @@ class _Idle:
         self.close_log()
 
     def close_log(self) -> None:
+        self._close_ready()
         self.log_file.close()
         try:
             os.remove(self.log)

@@ -37,8 +37,8 @@ from ..core.errors import Cancelled, DepthAddonError
 from ..core.files import view_paths
 # the helper processes' side that needs no bpy (started before bpy is imported: see .helpers)
 from .helpers import (_IDLE, HELPER_ENV, MAX_JOBS, PARALLEL_MIN_FRAMES,  # noqa: F401
-                      default_jobs, parallel_available, planned_jobs, start_helpers,
-                      stop_idle_helpers)
+                      default_jobs, finish_starting, parallel_available, planned_jobs,
+                      start_helpers, stop_idle_helpers)
 
 ENGINES = ("workbench", "eevee", "cycles")
 #: the compositor node group :func:`set_antialiasing` adds (tagged as generated)
@@ -698,6 +698,7 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         # 640x360: BMP +9-12 ms, PNG 0 +14-21 ms.) The user's PNG frames keep compression 15.
         file_format, compression = (VIDEO_FRAME_FORMAT, 0) if kind == "mp4" else ("PNG", 15)
         ext = rw.FRAME_EXT[file_format]
+        finish_starting()  # every helper start_helpers will start is in _IDLE now
         for i, order in enumerate(orders if stream else orders[1:], 1):
             workers.append(_Worker(blend, scene.name, order, frames_dir,
                                    os.path.join(work, f"worker{i}.log"), compression, file_format))

@@ -179,6 +179,18 @@ def read_job(stream) -> "list | None":
     return job
 
 
+def _tell_ready() -> None:
+    """Tell the parent this helper is ready (a byte on the pipe ``DEPTH3D_READY_FD`` names;
+    see :func:`depth_addon.blender.helpers.start_helpers`), if it gave one."""
+    fd = os.environ.pop("DEPTH3D_READY_FD", "")
+    if fd.isdigit():
+        try:
+            os.write(int(fd), b"1")
+            os.close(int(fd))
+        except OSError:  # the parent stopped listening
+            pass
+
+
 def main(argv) -> int:
     try:
         if argv[:1] == ["--wait"]:
@@ -188,6 +200,7 @@ def main(argv) -> int:
                 warm_up_gpu()
             except RuntimeError:
                 pass  # the real render reports its own error
+            _tell_ready()
             argv = read_job(sys.stdin)
             if argv is None:
                 return 0

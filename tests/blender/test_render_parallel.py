@@ -217,6 +217,7 @@ def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, 
     assert brender.start_helpers(6, jobs=1) == 0  # one process: nothing to start
     assert brender.start_helpers(6, jobs=3, kind="png") == 2  # this process renders too
     assert brender.start_helpers(6, jobs=3, kind="png") == 2  # not started twice
+    brender.finish_starting()
     procs = [h.proc for h in brender._IDLE]
     assert all(p.poll() is None and p.args[-1] == "--wait" for p in procs)
     f2 = brender.render_animation(scene, str(two), "png", jobs=3)
@@ -241,12 +242,14 @@ def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, 
     assert not os.path.exists(log) and not (tmp_path / "unused.log").exists()
     # helpers nobody used exit at once when released, and leave no log behind
     assert brender.start_helpers(60, jobs=3) == 3  # a video: this process encodes only
+    brender.finish_starting()
     idle = list(brender._IDLE)
     brender.stop_idle_helpers()
     assert [h.proc.returncode for h in idle] == [0, 0, 0]
     assert not any(os.path.exists(h.log) for h in idle)
     # a helper that died while waiting is replaced by a new one
     brender.start_helpers(6, jobs=2, kind="png")
+    brender.finish_starting()
     brender._IDLE[0].proc.kill()
     brender._IDLE[0].proc.wait()
     three = tmp_path / "three"
@@ -255,11 +258,34 @@ def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, 
     assert len(f3) == 6 and brender._IDLE == []
 
 
+def test_helpers_start_one_after_another():
+    """Only one helper's start-up competes with the caller at a time: each further helper starts
+    once the one before has made its GPU contexts."""
+    assert brender.start_helpers(60, jobs=3) == 3
+    assert len(brender._IDLE) == 1  # the others come later, from a thread
+    t = time.perf_counter()
+    while len(brender._IDLE) < 3 and time.perf_counter() - t < 120:
+        time.sleep(0.05)
+    idle = list(brender._IDLE)
+    assert len(idle) == 3
+    for before, after in zip(idle, idle[1:]):
+        assert before.ready_at is not None and after.started_at >= before.ready_at
+    brender.stop_idle_helpers()
+    assert [h.proc.returncode for h in idle] == [0, 0, 0]
+    # finish_starting starts the rest at once, without waiting for any to be ready
+    brender.start_helpers(60, jobs=3)
+    brender.finish_starting()
+    idle = list(brender._IDLE)
+    assert len(idle) == 3 and idle[1].started_at - idle[0].started_at < 0.3
+    brender.stop_idle_helpers()
+
+
 def test_helpers_start_before_this_process_imports_bpy():
     """The command line starts its helpers before its pipeline and imports bpy only after it (so
     Blender's memory is not added to the pipeline's peak): starting them needs no bpy here."""
     code = ("import sys\nfrom depth_addon.blender import helpers\n"
             "n = helpers.start_helpers(60, jobs=3, kind='png')\n"
+            "helpers.finish_starting()\n"
             "procs = [h.proc for h in helpers._IDLE]\n"
             "print(n, 'bpy' in sys.modules, [p.poll() for p in procs])\n"
             "helpers.stop_idle_helpers()\n"
