@@ -827,6 +827,11 @@ def _render_parallel(scene, out: str, kind: str, jobs: int, progress, timings: d
         shutil.rmtree(work, ignore_errors=True)
 
 
+#: the sequencer's memory cache (MB, ``Preferences.system.memory_cache_limit``) while
+#: :func:`encode_frames` runs in background mode: the smallest (see there)
+ENCODE_CACHE_MB = 1
+
+
 def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, like=None,
                   progress: Optional[Callable[[str, float], None]] = None,
                   before_frame: Optional[Callable[[int], None]] = None) -> str:
@@ -839,7 +844,8 @@ def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, li
     and ``before_frame`` waits for each. What ``progress`` or ``before_frame`` raises
     (Cancelled, DepthAddonError, KeyboardInterrupt) stops the waiting, the rest of the encode
     runs through without it (Blender cannot stop an animation render from a handler) and it is
-    raised afterwards. Returns ``path``."""
+    raised afterwards. In background mode the sequencer's memory cache preference is
+    :data:`ENCODE_CACHE_MB` while it runs (restored after). Returns ``path``."""
     if not files:
         raise DepthAddonError("no frames to encode")
     folder = os.path.dirname(files[0])
@@ -851,6 +857,17 @@ def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, li
     enc = bpy.data.scenes.new(".depth3d encode")
     done = [0]
     cancelled = []
+    # the sequencer caches every frame it reads and every frame it renders (up to the
+    # preference's 4 GB by default), each in fresh memory: in background mode the cache is kept
+    # at its smallest while this encode runs, so each frame's buffers reuse the last one's
+    # memory (the preference is restored after). Measured 2026-12-04, 150 frames encoded beside
+    # a parallel render, this process: 640x360 minor page faults 37.8 k -> 4.6 k, CPU 1.26 ->
+    # 0.83 s (kernel 0.64 -> 0.12 s), memory +146 -> +17 MB; 1280x720 CPU 4.12 -> 2.53 s (kernel
+    # 2.09 -> 0.22 s), memory +577 -> +54 MB. The whole command, alternating, frames identical:
+    # 640x360 9.67 -> 8.78 s (medians of 8), 1280x720 20.57 -> 20.08 s (medians of 4). (Turning
+    # the editor's use_cache_raw / use_cache_final off instead crashes bpy 5.0.1 here.)
+    sysprefs = bpy.context.preferences.system
+    user_cache_mb = sysprefs.memory_cache_limit
 
     def on_write(sc, *_args):
         if sc != enc:
@@ -871,6 +888,8 @@ def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, li
             cancelled.append(exc)
 
     try:
+        if bpy.app.background:
+            sysprefs.memory_cache_limit = ENCODE_CACHE_MB
         r = enc.render
         r.resolution_x, r.resolution_y, r.resolution_percentage = int(w), int(h), 100
         r.pixel_aspect_x = r.pixel_aspect_y = 1.0
@@ -917,6 +936,8 @@ def encode_frames(files: list, path: str, *, fps: int, fps_base: float = 1.0, li
         os.replace(written[0], path)
     finally:
         bpy.data.scenes.remove(enc)
+        if sysprefs.memory_cache_limit != user_cache_mb:
+            sysprefs.memory_cache_limit = user_cache_mb
     if cancelled:
         raise cancelled[0]
     return path

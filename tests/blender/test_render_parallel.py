@@ -208,6 +208,42 @@ def test_helper_dying_during_the_encode_is_an_error_and_leaves_nothing(tmp_path,
     assert not out.exists() and _leftovers(tmp_path) == []
 
 
+def test_encode_keeps_the_sequencer_cache_small_and_restores_the_preference(tmp_path):
+    """While encode_frames runs (background mode) the sequencer's memory cache is at its smallest,
+    so the frames do not pile up in memory; the user's preference is back afterwards, also when
+    the encode is stopped."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(4):
+        f = tmp_path / f"frame_{i + 1:04d}.png"
+        cv2.imwrite(str(f), (rng.random((32, 48, 3)) * 255).astype(np.uint8))
+        files.append(str(f))
+    prefs = bpy.context.preferences.system
+    before = prefs.memory_cache_limit
+    prefs.memory_cache_limit = 777
+    try:
+        seen = []
+        out = tmp_path / "out.mp4"
+        brender.encode_frames(files, str(out), fps=4,
+                              before_frame=lambda i: seen.append(prefs.memory_cache_limit))
+        assert seen == [brender.ENCODE_CACHE_MB] * 4
+        assert prefs.memory_cache_limit == 777
+        assert len(_video_frames(out)) == 4
+
+        def stop(i):
+            if i == 2:
+                raise Cancelled()
+
+        with pytest.raises(Cancelled):
+            brender.encode_frames(files, str(tmp_path / "stopped.mp4"), fps=4, before_frame=stop)
+        assert prefs.memory_cache_limit == 777
+        assert not (tmp_path / "stopped.mp4").exists()
+    finally:
+        prefs.memory_cache_limit = before
+
+
 def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, empty_scene):
     scene = _build(tmp_path, empty_scene, frames=6)
     one, two = tmp_path / "one", tmp_path / "two"
