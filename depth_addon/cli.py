@@ -373,6 +373,8 @@ def run(args: argparse.Namespace) -> str:
     progress = _Progress(args.quiet)
     render_timings = {}
     t0 = time.perf_counter()
+    from .blender import helpers
+    helpers.tune_malloc()  # this process's arrays reuse freed memory (see there)
     try:
         if render:
             # the helper processes start now and import bpy while the pipeline below computes;
@@ -380,7 +382,6 @@ def run(args: argparse.Namespace) -> str:
             # thread beside the pipeline deadlocked: bpy's library initialisers take the GIL
             # inside dlopen, as numpy's backtrace() does on another thread), so Blender's
             # ~0.4 GB is not added to the pipeline's peak memory
-            from .blender import helpers
             helpers.start_helpers(settings.n_frames, args.render_jobs, kind)
         from .core import pipeline
         result = pipeline.run(image, right=right,

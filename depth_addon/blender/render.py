@@ -38,7 +38,7 @@ from ..core.files import view_paths
 # the helper processes' side that needs no bpy (started before bpy is imported: see .helpers)
 from .helpers import (_IDLE, HELPER_ENV, MAX_JOBS, PARALLEL_MIN_FRAMES,  # noqa: F401
                       default_jobs, finish_starting, parallel_available, planned_jobs,
-                      start_helpers, stop_idle_helpers)
+                      start_helpers, stop_idle_helpers, tune_malloc)
 
 ENGINES = ("workbench", "eevee", "cycles")
 #: the compositor node group :func:`set_antialiasing` adds (tagged as generated)
@@ -462,30 +462,12 @@ def _init_gpu_for(parallel: bool) -> None:
 
 
 def _tune_malloc() -> bool:
-    """glibc only, background mode only: the settings of :data:`HELPER_ENV` for this process's
-    malloc too (``mallopt``: M_MMAP_THRESHOLD 32 MiB, M_TRIM_THRESHOLD 256 MiB, M_TOP_PAD 64 MiB;
-    see ``man 3 mallopt``), so the render buffers of each frame come from the heap instead of
-    fresh zeroed pages. Kept for the rest of the process (at most 256 MiB of freed heap stays
-    mapped). A setting the user gave in the environment (``MALLOC_TOP_PAD_`` …) is left as it
-    is. Returns whether it was applied."""
-    if not bpy.app.background or not sys.platform.startswith("linux"):
+    """Background mode only: :func:`.helpers.tune_malloc` for this process (the settings of
+    :data:`HELPER_ENV`), so the render buffers of each frame come from the heap instead of fresh
+    zeroed pages. Returns whether it was applied."""
+    if not bpy.app.background:
         return False
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (e.g. musl has no mallopt)
-        return False
-    ok = True
-    for param, key in ((-3, "MALLOC_MMAP_THRESHOLD_"), (-1, "MALLOC_TRIM_THRESHOLD_"),
-                       (-2, "MALLOC_TOP_PAD_")):
-        if key in os.environ:
-            continue
-        ok = bool(mallopt(ctypes.c_int(param), ctypes.c_int(int(HELPER_ENV[key])))) and ok
-    return ok
-
-
-
+    return tune_malloc()
 
 
 def _render_single(scene, out: str, kind: str, progress) -> list:
