@@ -228,10 +228,25 @@ def main(argv) -> int:
     return 0
 
 
+def remove_session_tempdir() -> None:
+    """Remove this process's Blender session temp folder (``bpy.app.tempdir``: a
+    ``blender_XXXXXX`` folder Blender makes in the temp directory at start-up and removes at its
+    exit), which ``os._exit`` would leave behind; nothing if bpy was not imported."""
+    import shutil
+
+    bpy = sys.modules.get("bpy")
+    path = getattr(getattr(bpy, "app", None), "tempdir", "") if bpy is not None else ""
+    if path and os.path.basename(os.path.normpath(path)).startswith("blender_"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 if __name__ == "__main__":
     # We add no bpy handlers (bpy 4.2 segfaults at exit with handlers left). os._exit skips bpy's
-    # atexit teardown, which costs time and can only add noise to the parent's log.
+    # atexit teardown, which costs time and can only add noise to the parent's log; of what it
+    # does, only the removal of the session temp folder matters (one per helper was left in the
+    # temp directory before 2026-12-04).
     code = main(sys.argv[1:])
     sys.stdout.flush()
     sys.stderr.flush()
+    remove_session_tempdir()
     os._exit(code)

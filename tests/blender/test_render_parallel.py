@@ -244,6 +244,24 @@ def test_encode_keeps_the_sequencer_cache_small_and_restores_the_preference(tmp_
         prefs.memory_cache_limit = before
 
 
+def test_helpers_leave_no_blender_temp_folder(tmp_path, empty_scene, monkeypatch):
+    """Each helper's Blender session temp folder (blender_XXXXXX, made at import) is removed when
+    it exits, as Blender's own exit would (the helpers skip it with os._exit)."""
+    scene = _build(tmp_path, empty_scene, frames=6)
+    brender.stop_idle_helpers()  # helpers started now, with this TMPDIR
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    timings = {}
+    brender.render_animation(scene, str(tmp_path / "out.mp4"), "mp4", jobs=2, timings=timings)
+    assert timings["jobs"] == 2
+    assert (tmp_path / "out.mp4").exists()
+    deadline = time.time() + 20
+    while list(tmp.iterdir()) and time.time() < deadline:  # the helpers are exiting
+        time.sleep(0.1)
+    assert [p.name for p in tmp.iterdir()] == []
+
+
 def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, empty_scene):
     scene = _build(tmp_path, empty_scene, frames=6)
     one, two = tmp_path / "one", tmp_path / "two"
