@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -166,6 +167,9 @@ class _Idle:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "render_worker.py")
         fd, self.log = tempfile.mkstemp(prefix="depth3d-helper-", suffix=".log")
         self.log_file = os.fdopen(fd, "wb")
+        # the helper's temp directory (its TMPDIR: Blender's session folder goes in it), removed
+        # with the log, also when the helper was killed before it could remove its own
+        self.tmp = tempfile.mkdtemp(prefix="depth3d-helper-")
         # the helper writes a byte to this pipe once its GPU contexts are made
         self._ready_r, ready_w = os.pipe()
         self.started_at = time.perf_counter()
@@ -174,7 +178,8 @@ class _Idle:
             self.proc = subprocess.Popen(
                 [sys.executable, script, "--wait"], stdin=subprocess.PIPE, stdout=self.log_file,
                 stderr=subprocess.STDOUT, pass_fds=(ready_w,),
-                env={**HELPER_ENV, **os.environ, "DEPTH3D_READY_FD": str(ready_w)})
+                env={**HELPER_ENV, **os.environ, "DEPTH3D_READY_FD": str(ready_w),
+                     "TMPDIR": self.tmp})
         finally:
             os.close(ready_w)
 
@@ -223,12 +228,14 @@ class _Idle:
         self.close_log()
 
     def close_log(self) -> None:
+        """Close and remove the log and the helper's temp directory (call once it has exited)."""
         self._close_ready()
         self.log_file.close()
         try:
             os.remove(self.log)
         except OSError:
             pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 atexit.register(stop_idle_helpers)
