@@ -369,8 +369,8 @@ _gpu_ready = []
 
 
 def init_gpu() -> None:
-    """Create Blender's GPU contexts now, with a 4x4 Workbench render of an empty temporary
-    scene (~0.1 s; :func:`.render_worker.warm_up_gpu`), hiding the harmless EGL probe lines
+    """Create Blender's GPU contexts and a frame's shaders now, with a tiny Workbench render of a
+    temporary scene (~0.1-0.15 s; :func:`.render_worker.warm_up_gpu`), hiding the harmless EGL probe lines
     (:class:`_QuietGLProbe`). Only in background mode (the UI has its contexts already); once per
     process."""
     if _gpu_ready or not bpy.app.background:
@@ -585,7 +585,8 @@ class _Worker:
             idle.release()
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "render_worker.py")
         self._log = open(log, "wb")
-        env = {**HELPER_ENV, **os.environ}
+        # its temp directory (Blender's session folder) inside the render's, removed with it
+        env = {**HELPER_ENV, **os.environ, "TMPDIR": os.path.dirname(blend)}
         self.proc = subprocess.Popen([sys.executable, script] + args, stdin=subprocess.DEVNULL,
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      cwd=os.path.dirname(blend), env=env)

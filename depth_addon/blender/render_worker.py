@@ -141,23 +141,81 @@ def view_suffixes(scene) -> list:
 
 
 def warm_up_gpu() -> None:
-    """Create this process's GPU contexts: a 4x4 Workbench render of an empty temporary scene
-    (~0.1 s), removed afterwards. Raises RuntimeError if Blender cannot render."""
+    """Create this process's GPU contexts and compile the shaders a 3D photo's frames use: a
+    16x9 Workbench render (flat light, texture colour, AA off, 'Standard' view, the Z pass into a
+    compositor Soften on 5.x) of a quad textured with a 7x5 sRGB picture, written as an SGI IRIS
+    file, all removed afterwards (~0.1-0.15 s). llvmpipe compiles a shader variant per texture
+    kind (a size that is not a power of two, as a photo's, is its own), so the first real frame
+    no longer compiles them: measured 2026-12-04, one process opening the 640x360 benchmark
+    scene, first frame 0.17-0.27 s after a 4x4 render of an empty scene (the warm-up before),
+    0.16-0.21 s after this one with a 4x4 texture, 0.11-0.12 s with this 7x5 one (later frames
+    0.06 s). Raises RuntimeError if Blender cannot render."""
+    import tempfile
+
     import bpy
 
+    made = []
     sc = bpy.data.scenes.new(".depth3d gpu init")
-    cam = bpy.data.cameras.new(".depth3d gpu init")
-    ob = bpy.data.objects.new(".depth3d gpu init", cam)
+    fd, picture = tempfile.mkstemp(suffix=".rgb")
+    os.close(fd)
     try:
+        cam = bpy.data.cameras.new(".depth3d gpu init")
+        made.append((bpy.data.cameras, cam))
+        ob = bpy.data.objects.new(".depth3d gpu init", cam)
+        made.insert(0, (bpy.data.objects, ob))
         sc.collection.objects.link(ob)
         sc.camera = ob
-        sc.render.engine = "BLENDER_WORKBENCH"
-        sc.render.resolution_x = sc.render.resolution_y = 4
-        bpy.ops.render.render(write_still=False, scene=sc.name)
+        me = bpy.data.meshes.new(".depth3d gpu init")
+        made.append((bpy.data.meshes, me))
+        me.from_pydata([(-1, -1, -3), (1, -1, -3), (1, 1, -3), (-1, 1, -3)], [], [(0, 1, 2, 3)])
+        me.uv_layers.new(name="UVMap")
+        img = bpy.data.images.new(".depth3d gpu init", 7, 5)
+        made.append((bpy.data.images, img))
+        mat = bpy.data.materials.new(".depth3d gpu init")
+        made.append((bpy.data.materials, mat))
+        if bpy.app.version < (5, 0, 0):
+            mat.use_nodes = True
+        node = mat.node_tree.nodes.new("ShaderNodeTexImage")
+        node.image = img
+        mat.node_tree.nodes.active = node
+        me.materials.append(mat)
+        quad = bpy.data.objects.new(".depth3d gpu init quad", me)
+        made.insert(0, (bpy.data.objects, quad))
+        sc.collection.objects.link(quad)
+        r = sc.render
+        r.engine = "BLENDER_WORKBENCH"
+        r.resolution_x, r.resolution_y, r.resolution_percentage = 16, 9, 100
+        sc.display.shading.light = "FLAT"
+        sc.display.shading.color_type = "TEXTURE"
+        sc.display.render_aa = "OFF"
+        sc.view_settings.view_transform = "Standard"
+        if hasattr(sc, "compositing_node_group"):  # 5.x: the soften's compositor group
+            sc.view_layers[0].use_pass_z = True
+            group = bpy.data.node_groups.new(".depth3d gpu init", "CompositorNodeTree")
+            made.append((bpy.data.node_groups, group))
+            group.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+            layers = group.nodes.new("CompositorNodeRLayers")
+            layers.scene = sc
+            soften = group.nodes.new("CompositorNodeFilter")
+            soften.inputs["Type"].default_value = "Soften"
+            out = group.nodes.new("NodeGroupOutput")
+            group.links.new(layers.outputs["Depth"], soften.inputs["Factor"])
+            group.links.new(layers.outputs["Image"], soften.inputs["Image"])
+            group.links.new(soften.outputs["Image"], out.inputs[0])
+            sc.compositing_node_group = group
+            r.use_compositing = True
+        setup_png(sc, 0, "IRIS")
+        r.use_file_extension = False
+        r.filepath = picture
+        bpy.ops.render.render(write_still=True, scene=sc.name)
     finally:
-        bpy.data.objects.remove(ob)
-        bpy.data.cameras.remove(cam)
         bpy.data.scenes.remove(sc)
+        for collection, block in made:
+            collection.remove(block)
+        try:
+            os.remove(picture)
+        except OSError:
+            pass
 
 
 def read_job(stream) -> "list | None":

@@ -244,22 +244,63 @@ def test_encode_keeps_the_sequencer_cache_small_and_restores_the_preference(tmp_
         prefs.memory_cache_limit = before
 
 
-def test_helpers_leave_no_blender_temp_folder(tmp_path, empty_scene, monkeypatch):
-    """Each helper's Blender session temp folder (blender_XXXXXX, made at import) is removed when
-    it exits, as Blender's own exit would (the helpers skip it with os._exit)."""
+def test_gpu_warm_up_leaves_nothing_behind(tmp_path, monkeypatch):
+    """The warm-up render (shaders for a textured quad, the compositor, an IRIS write) removes
+    every datablock and the picture it made."""
+    from depth_addon.blender import render_worker as rw
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    kinds = ("scenes", "objects", "meshes", "images", "materials", "node_groups", "cameras")
+
+    def blocks():  # Blender's own "Render Result" image appears with a process's first render
+        return {k: sorted(b.name for b in getattr(bpy.data, k) if b.name != "Render Result")
+                for k in kinds}
+
+    before = blocks()
+    rw.warm_up_gpu()
+    assert blocks() == before
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("early", [False, True])
+def test_helpers_leave_no_temp_folder_even_when_killed(tmp_path, empty_scene, monkeypatch, early):
+    """Each helper's Blender session temp folder (blender_XXXXXX, made at import) and our own
+    temp files are gone once a render ends: after a finished render and after a cancelled one
+    (helpers killed), for helpers started early (start_helpers) or by the render itself."""
+    import tempfile
+
     scene = _build(tmp_path, empty_scene, frames=6)
-    brender.stop_idle_helpers()  # helpers started now, with this TMPDIR
+    brender.stop_idle_helpers()
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     monkeypatch.setenv("TMPDIR", str(tmp))
-    timings = {}
-    brender.render_animation(scene, str(tmp_path / "out.mp4"), "mp4", jobs=2, timings=timings)
-    assert timings["jobs"] == 2
-    assert (tmp_path / "out.mp4").exists()
-    deadline = time.time() + 20
-    while list(tmp.iterdir()) and time.time() < deadline:  # the helpers are exiting
-        time.sleep(0.1)
-    assert [p.name for p in tmp.iterdir()] == []
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    for cancel in (False, True):
+        if early:
+            brender.start_helpers(6, 2, "mp4")
+            brender.finish_starting()
+            end = time.time() + 60
+            for idle in brender._IDLE:  # wait until its Blender is up (session folder made)
+                while not list(pathlib.Path(idle.tmp).iterdir()) and time.time() < end:
+                    time.sleep(0.05)
+                assert list(pathlib.Path(idle.tmp).iterdir())
+
+        def progress(stage, fraction):
+            if cancel and stage == "render" and fraction > 0:
+                raise Cancelled()
+
+        out = tmp_path / f"out{int(cancel)}.mp4"
+        timings = {}
+        if cancel:
+            with pytest.raises(Cancelled):
+                brender.render_animation(scene, str(out), "mp4", jobs=2, progress=progress)
+        else:
+            brender.render_animation(scene, str(out), "mp4", jobs=2, timings=timings,
+                                     progress=progress)
+            assert timings["jobs"] == 2 and out.exists()
+        assert [p.name for p in tmp.iterdir()] == [], cancel
 
 
 def test_helpers_started_early_render_the_frames_and_unused_ones_exit(tmp_path, empty_scene):
