@@ -384,13 +384,13 @@ def test_blender_command_runs_a_batch(tmp_path, capsys, tiny_model_dir):
     assert all(frames_of(tmp_path / "out" / f"{p.stem}_3d.mp4") == 4 for p in photos)
 
 
-def _start_and_wait_for_render(tmp_path, tiny_model_dir, out):
-    """A batch of 3 photos whose renders take a while (120 frames); returns the process once the
-    first render has begun (its progress bar is on stderr)."""
+def _start_and_wait_for_render(tmp_path, tiny_model_dir, out, seconds=4):
+    """A batch of 3 photos whose renders take a while (``seconds`` x 30 frames); returns the
+    process once the first render has begun (its progress bar is on stderr)."""
     real_photos(tmp_path / "in", 3)
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     p = subprocess.Popen([sys.executable, "-m", "depth_addon", str(tmp_path / "in"), "-o", f"{out}/",
-                          "--model", str(tiny_model_dir), "--resolution", "96x64", "--seconds", "4",
+                          "--model", str(tiny_model_dir), "--resolution", "96x64", "--seconds", str(seconds),
                           "--fps", "30", "--inpaint", "telea"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
                          preexec_fn=_sigint_as_in_a_terminal)
@@ -421,7 +421,9 @@ def test_ctrl_c_during_a_render_stops_after_that_video(tmp_path, tiny_model_dir)
 
 def test_second_ctrl_c_during_a_render_stops_at_once(tmp_path, tiny_model_dir):
     out = tmp_path / "out"
-    p, _ = _start_and_wait_for_render(tmp_path, tiny_model_dir, out)
+    # 1200 frames: the render must still run 0.5 s after the first Ctrl+C (120 tiny frames
+    # render and encode in less than that since 2026-12-04)
+    p, _ = _start_and_wait_for_render(tmp_path, tiny_model_dir, out, seconds=40)
     p.send_signal(signal.SIGINT)
     time.sleep(0.5)
     p.send_signal(signal.SIGINT)
