@@ -370,8 +370,8 @@ _gpu_ready = []
 
 def init_gpu() -> None:
     """Create Blender's GPU contexts and a frame's shaders now, with a tiny Workbench render of a
-    temporary scene (~0.1-0.15 s; :func:`.render_worker.warm_up_gpu`), hiding the harmless EGL probe lines
-    (:class:`_QuietGLProbe`). Only in background mode (the UI has its contexts already); once per
+    temporary scene (~0.1-0.15 s; :func:`.render_worker.warm_up_gpu`), hiding the harmless EGL
+    probe lines (:class:`_QuietGLProbe`). Only in background mode (the UI has its contexts already); once per
     process."""
     if _gpu_ready or not bpy.app.background:
         return

@@ -390,7 +390,8 @@ def _start_and_wait_for_render(tmp_path, tiny_model_dir, out, seconds=4):
     real_photos(tmp_path / "in", 3)
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
     p = subprocess.Popen([sys.executable, "-m", "depth_addon", str(tmp_path / "in"), "-o", f"{out}/",
-                          "--model", str(tiny_model_dir), "--resolution", "96x64", "--seconds", str(seconds),
+                          "--model", str(tiny_model_dir), "--resolution", "96x64",
+                          "--seconds", str(seconds),
                           "--fps", "30", "--inpaint", "telea"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
                          preexec_fn=_sigint_as_in_a_terminal)

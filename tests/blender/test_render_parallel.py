@@ -520,7 +520,8 @@ def test_tuned_malloc_reuses_freed_buffers_instead_of_fresh_pages():
             "a = np.ones(1 << 20)\ndel a\n"
             "f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
             "b = np.ones(1 << 20)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0, 'bpy' in sys.modules)\n")
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0,\n"
+            "      'bpy' in sys.modules)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     faults = {}
     for mode in ("default", "tuned"):
